@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/99_all.ipynb #c781916a
+# %% ../nbs/99_all.ipynb #97dccb49
 from .core import default_device, to_device, find_bs
 from .losses import CrossEntropyLossFlat, BCEWithLogitsLossFlat, MSELossFlat, L1LossFlat
 from .data import DataLoaders, TensorDataLoader, dl_copy
