@@ -59,7 +59,7 @@ def expand_hyper(v, n:int) -> list:
         return list(v)
     return [v] * n
 
-# %% ../nbs/03_optimizer.ipynb #1ec9d33a
+# %% ../nbs/03_optimizer.ipynb #10d41af9
 def _torch_key(pg:dict, name:str):
     "Where the hyper `name` lives in the torch group `pg`: (key, index in a tuple or None)."
     if name == 'mom': return ('betas', 0) if 'betas' in pg else ('momentum', None)
@@ -72,9 +72,13 @@ class OptimWrapper:
     def __init__(self, opt:torch.optim.Optimizer):
         self.opt = opt
         for i, pg in enumerate(opt.param_groups): pg.setdefault('group', i); pg.setdefault('do_wd', True)
-        n = max(pg['group'] for pg in opt.param_groups) + 1
-        self.groups = [[pg for pg in opt.param_groups if pg['group'] == i] for i in range(n)]
-        self.manual_wd = any('decoupled_wd' in pg for pg in opt.param_groups)
+        self._index_groups()
+
+    def _index_groups(self):
+        "Which torch groups make up each litfit group (torch replaces the group dicts when it loads a state)."
+        pgs = self.opt.param_groups
+        self.groups = [[pg for pg in pgs if pg['group'] == i] for i in range(max(pg['group'] for pg in pgs) + 1)]
+        self.manual_wd = any('decoupled_wd' in pg for pg in pgs)
 
     param_groups = property(lambda self: self.opt.param_groups)
     state = property(lambda self: self.opt.state)
@@ -122,7 +126,7 @@ class OptimWrapper:
     def zero_grad(self, set_to_none:bool=True): self.opt.zero_grad(set_to_none=set_to_none)
     def clear_state(self): self.opt.state.clear()
     def state_dict(self) -> dict: return self.opt.state_dict()
-    def load_state_dict(self, sd:dict): self.opt.load_state_dict(sd)
+    def load_state_dict(self, sd:dict): self.opt.load_state_dict(sd); self._index_groups()
     def __repr__(self): return f"OptimWrapper({type(self.opt).__name__}, {self.n_groups} groups: {self.hypers})"
 
 # %% ../nbs/03_optimizer.ipynb #b12006cb
