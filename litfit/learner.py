@@ -22,7 +22,7 @@ __all__ = ['Learner', 'add_cb', 'remove_cb', 'add_cbs', 'remove_cbs', 'added_cbs
            'create_opt', 'fit', 'no_bar', 'no_logging', 'GatherPreds', 'validate', 'get_preds', 'predict',
            'show_training_loop']
 
-# %% ../nbs/07_learner.ipynb #6605709d
+# %% ../nbs/07_learner.ipynb #81299c6e
 class Learner:
     "Train `model` on `dls` with `loss_func`, an optimizer from `opt_func`, and callbacks."
     def __init__(self, dls:DataLoaders, model:nn.Module,
@@ -31,7 +31,7 @@ class Learner:
                  lr:float|slice=1e-3, # default learning rate (a `slice` for discriminative rates)
                  splitter=trainable_params, # model -> parameter groups
                  cbs=None, # extra callbacks, kept for every fit
-                 metrics=None, # functions or `Metric`s computed on the validation set
+                 metrics=None, # functions or `Metric`s computed on the validation set (`dls.metrics` when None)
                  path=None, # root for saving (`dls.path` when None)
                  model_dir='models', # folder under `path` for `save`/`load`
                  wd:float|None=None, # weight decay (None keeps the optimizer's default)
@@ -45,6 +45,7 @@ class Learner:
         self.dls, self.model, self.loss_func, self.opt_func, self.lr = dls, model, loss_func, opt_func, lr
         self.splitter, self.wd, self.wd_bn_bias, self.train_bn, self.moms = splitter, wd, wd_bn_bias, train_bn, moms
         self.path = Path(path) if path is not None else Path(getattr(dls, 'path', '.'))
+        if metrics is None: metrics = getattr(dls, 'metrics', None)
         self.model_dir, self.metrics = Path(model_dir), [mk_metric(m) for m in listify(metrics)]
         self.opt, self.logger, self.eval_only, self.training = None, print, False, False
         self.epoch = self.iter = self.train_iter = self.n_iter = 0
@@ -177,7 +178,7 @@ def _compute_loss(self):
                               f"with the targets [{_shapes(self.yb)}]; does the model's output fit the loss?")
 Learner._compute_loss = _compute_loss
 
-# %% ../nbs/07_learner.ipynb #fd106e97
+# %% ../nbs/07_learner.ipynb #eecd0c57
 def create_opt(self):
     "Create the optimizer: one group per splitter group, no weight decay on norm layers and biases unless `wd_bn_bias`."
     no_wd = [] if self.wd_bn_bias else norm_bias_params(self.model)
@@ -210,7 +211,7 @@ def _end_cleanup(self, saved=None):
 
 def _run(self, body):
     "Run `body` between `before_fit` and `after_fit`; `after_fit` and the clean-up run whatever happens."
-    saved = None
+    saved, err = None, None
     if self.eval_only: saved = ({k: getattr(self, k) for k in _batch_state}, [m.training for m in self.model.modules()])
     try:
         try:
@@ -218,8 +219,12 @@ def _run(self, body):
             if isinstance(self.loss_func, nn.Module): self.loss_func.to(self.dls.device)
             self('before_fit'); body()
         except CancelFitException: self('after_cancel_fit')
+    except BaseException as e: err = e; raise
     finally:
         try: self('after_fit')
+        except Exception as e2:
+            if err is None: raise
+            if hasattr(err, 'add_note'): err.add_note(f"after_fit then failed too: {e2!r}")  # the first error wins
         finally:
             for cb in self.cbs: cb.run = True
             self._end_cleanup(saved)
@@ -257,7 +262,7 @@ def no_logging(self):
 Learner.no_bar, Learner.no_logging = no_bar, no_logging
 Learner.smooth_loss = property(lambda self: self.recorder.smooth_loss, doc="The smoothed training loss so far")
 
-# %% ../nbs/07_learner.ipynb #5894c1e9
+# %% ../nbs/07_learner.ipynb #0de4aedb
 class GatherPreds(Callback):
     "Collect inputs, predictions, targets and per-item losses of a validation pass, on the CPU."
     order = 55
@@ -322,18 +327,24 @@ def get_preds(self, ds_idx:int=1, dl=None, with_input:bool=False, with_decoded:b
     if with_input: res.insert(0, _cat(gather.inputs))
     return tuple(res)
 
-def predict(self, item, with_input:bool=False) -> tuple:
-    "`(label, decoded, probabilities)` for one item (a tensor, or a tuple of the model's inputs, without batch axis)."
-    batch = tuple(x[None] for x in (item if isinstance(item, tuple) else (item,)))
-    inp, preds, _, dec = self.get_preds(dl=[batch], with_input=True, with_decoded=True)
-    dec, vocab = dec[0], self.dls.vocab
-    if vocab is None: label = dec
-    elif dec.ndim == 0: label = vocab[int(dec)]
-    else: label = [vocab[i] for i in dec.nonzero().flatten().tolist()]
-    res = (label, dec, preds[0])
+def _decode(self, dec):
+    "Labels of the decoded predictions `dec`: `dls.decode_labels` when the data has it, else via `dls.vocab`."
+    if hasattr(self.dls, 'decode_labels'): return self.dls.decode_labels(dec)
+    vocab = self.dls.vocab
+    if vocab is None: return list(dec)
+    if dec.ndim == 1: return [vocab[int(d)] for d in dec]
+    return [[vocab[i] for i in d.nonzero().flatten().tolist()] for d in dec]
+
+def predict(self, item, # an image file (with image data), or a tensor or tuple of inputs without the batch axis
+            with_input:bool=False) -> tuple:
+    "`(label, decoded, probabilities)` for one item."
+    if isinstance(item, (str, Path)) and hasattr(self.dls, 'test_dl'): dl = self.dls.test_dl([item])
+    else: dl = [tuple(x[None] for x in (item if isinstance(item, tuple) else (item,)))]
+    inp, preds, _, dec = self.get_preds(dl=dl, with_input=True, with_decoded=True)
+    res = (self._decode(dec)[0], dec[0], preds[0])
     return ((inp[0] if isinstance(inp, torch.Tensor) else inp),) + res if with_input else res
 
-for f in (_eval_run, _loader, validate, get_preds, predict): setattr(Learner, f.__name__, f)
+for f in (_eval_run, _loader, validate, get_preds, _decode, predict): setattr(Learner, f.__name__, f)
 
 # %% ../nbs/07_learner.ipynb #41c42e3e
 _loop_layout = [('before_fit', 0), ('for each epoch:', 0), ('before_epoch', 1), ('before_train', 1),
