@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/99_all.ipynb #97dccb49
+# %% ../nbs/99_all.ipynb #16de4201
 from .core import default_device, to_device, find_bs
 from .losses import CrossEntropyLossFlat, BCEWithLogitsLossFlat, MSELossFlat, L1LossFlat
 from .data import DataLoaders, TensorDataLoader, dl_copy
@@ -16,6 +16,15 @@ from .callback import (Callback, event, EVENTS, TrainEvalCallback, SkipToEpoch, 
 from .metrics import Metric, AvgMetric, AvgLoss, AvgSmoothLoss, accuracy, error_rate, mse, mae
 from .recorder import Recorder, ProgressCallback
 from .learner import Learner
+from litfit.schedule import (SchedLin, SchedCos, SchedNo, SchedExp, SchedPoly, Schedule, combine_scheds, combined_cos,
+    ParamScheduler)  # also adds Learner.fit_one_cycle, fit_flat_cos, fit_sgdr and Recorder.plot_sched
+from .lr_find import (LRFinder, LRFindResult, SuggestionMethod, minimum, steep, valley, slide, plot_lr_find,
+    lr_picker, LRPicker)  # also adds Learner.lr_find and Learner.lr_find_widget
+from .vision_transforms import (Transform, CropPad, RandomCrop, OldRandomCrop, Resize, ResizeMethod, PadMode,
+    RandomResizedCrop, IntToFloatTensor, Normalize, imagenet_stats, aug_transforms, Flip, Dihedral, Rotate, Zoom, Warp,
+    RandomResizedCropGPU, Brightness, Contrast, show_image, show_images)
+from .vision_data import (ImageDataLoaders, TfmdDL, ImageDataset, PILImage, PILImageBW, CategoryBlock,
+    MultiCategoryBlock, RegressionBlock, accuracy_multi, load_image, get_image_files)  # also adds Learner.show_results
 from .datasets import digits_dls, digits_df, get_digits
 from .cli import digits_cnn, demo
 
@@ -27,4 +36,13 @@ __all__ = ['default_device', 'to_device', 'find_bs',
            'CancelBackwardException', 'CancelStepException', 'CancelTrainException', 'CancelValidException',
            'CancelEpochException', 'CancelFitException',
            'Metric', 'AvgMetric', 'AvgLoss', 'AvgSmoothLoss', 'accuracy', 'error_rate', 'mse', 'mae',
-           'Recorder', 'ProgressCallback', 'Learner', 'digits_dls', 'digits_df', 'get_digits', 'digits_cnn', 'demo']
+           'Recorder', 'ProgressCallback', 'Learner',
+           'SchedLin', 'SchedCos', 'SchedNo', 'SchedExp', 'SchedPoly', 'Schedule', 'combine_scheds', 'combined_cos',
+           'ParamScheduler', 'LRFinder', 'LRFindResult', 'SuggestionMethod', 'minimum', 'steep', 'valley', 'slide',
+           'plot_lr_find', 'lr_picker', 'LRPicker',
+           'Transform', 'CropPad', 'RandomCrop', 'OldRandomCrop', 'Resize', 'ResizeMethod', 'PadMode', 'RandomResizedCrop',
+           'IntToFloatTensor', 'Normalize', 'imagenet_stats', 'aug_transforms', 'Flip', 'Dihedral', 'Rotate', 'Zoom',
+           'Warp', 'RandomResizedCropGPU', 'Brightness', 'Contrast', 'show_image', 'show_images',
+           'ImageDataLoaders', 'TfmdDL', 'ImageDataset', 'PILImage', 'PILImageBW', 'CategoryBlock', 'MultiCategoryBlock',
+           'RegressionBlock', 'accuracy_multi', 'load_image', 'get_image_files',
+           'digits_dls', 'digits_df', 'get_digits', 'digits_cnn', 'demo']
