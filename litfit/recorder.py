@@ -131,12 +131,12 @@ def plot_loss(self, skip_start:int=5, # batches to leave out at the start
     return ax
 Recorder.plot_loss = plot_loss
 
-# %% ../nbs/06_recorder.ipynb #04f7ac77
+# %% ../nbs/06_recorder.ipynb #1407da02
 class ProgressCallback(Callback):
     "Progress bars over epochs and batches, showing the smoothed loss a few times a second."
     order = 60
     def __init__(self, refresh:float=0.25): # seconds between loss updates on the bar
-        self.refresh, self.mbar, self.pbar, self.outer, self.old_logger, self.shown = refresh, None, None, None, None, ''
+        self.refresh, self.mbar, self.pbar, self.outer, self.old_logger, self.shown, self.desc, self.fresh = refresh, None, None, None, None, '', '', False
 
     def before_fit(self):
         learn = self.learn
@@ -144,16 +144,22 @@ class ProgressCallback(Callback):
         else: self.mbar = tqdm(total=learn.n_epoch, desc='epoch', leave=True, dynamic_ncols=True)
         if learn.logger is print and not learn.eval_only: self.old_logger, learn.logger = print, tqdm.write
 
-    def _bar(self, desc:str):
-        self._close_bar()
-        n = len(self.learn.dl) if hasattr(self.learn.dl, '__len__') else None
-        self.pbar = tqdm(total=n, desc=desc, leave=False, dynamic_ncols=True)
-        self.last = time.monotonic()
+    def _bar(self, desc:str): self.desc, self.fresh = desc, True  # (re)started by the phase's first batch
 
     def before_train(self): self._bar('train')
     def before_validate(self): self._bar('valid')
 
+    def _start(self):
+        "One batch bar per fit, reset for each phase: a phase cancelled before its first batch shows nothing."
+        n = len(self.learn.dl) if hasattr(self.learn.dl, '__len__') else None
+        if self.pbar is None: self.pbar = tqdm(total=n, desc=self.desc, leave=False, dynamic_ncols=True)
+        else:
+            self.pbar.reset(total=n); self.pbar.set_description(self.desc, refresh=False)
+            self.pbar.set_postfix_str('', refresh=False)
+        self.fresh, self.last = False, time.monotonic()
+
     def after_batch(self):
+        if self.fresh: self._start()
         self.pbar.update(1)
         now = time.monotonic()
         if self.learn.training and now - self.last >= self.refresh:
@@ -163,8 +169,6 @@ class ProgressCallback(Callback):
     def _close_bar(self):
         if self.pbar is not None: self.pbar.close(); self.pbar = None
 
-    def after_train(self): self._close_bar()
-    def after_validate(self): self._close_bar()
     def after_epoch(self):
         if self.mbar is not None: self.mbar.update(1)
 
