@@ -48,6 +48,7 @@ def raw_epoch(model, batches, lr, nanogpt=True):
 def litfit_epoch(model, batches, lr, bar):
     learn = Learner(DataLoaders(batches, device='cpu'), model, loss_func=CrossEntropyLossFlat(), lr=lr)
     learn.logger = lambda *a: None
+    learn.create_opt()  # as the raw loop builds its optimizer before its clock starts
     sink = io.StringIO()
     start = time.perf_counter()
     with contextlib.redirect_stderr(sink):
