@@ -112,7 +112,7 @@ def removed_cbs(self, cbs):
 
 for f in (_rebuild, __call__, add_cb, remove_cb, add_cbs, remove_cbs, added_cbs, removed_cbs): setattr(Learner, f.__name__, f)
 
-# %% ../nbs/07_learner.ipynb #a687cb75
+# %% ../nbs/07_learner.ipynb #d5622307
 def _with_events(self, f, name:str, ex:type):
     try: self(f'before_{name}'); f()
     except ex: self(f'after_cancel_{name}')
@@ -142,7 +142,7 @@ def all_batches(self):
 
 def one_batch(self, i:int, b):
     "Run the batch `b` through the model (and, in training, the optimizer)."
-    self.iter, b, device = i, b, self.dls.device
+    self.iter, device = i, self.dls.device
     b = to_device(b, device, non_blocking=device.type == 'cuda')
     n_inp = self.dls.n_inp or (1 if len(b) == 1 else len(b) - 1)
     self.xb, self.yb = tuple(b[:n_inp]), tuple(b[n_inp:])
