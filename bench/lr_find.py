@@ -19,9 +19,9 @@ from litfit.data import DataLoaders, TensorDataLoader
 from litfit.learner import Learner
 from litfit.losses import CrossEntropyLossFlat
 from litfit.datasets import digits_arrays
-from litfit.cli import digits_cnn
+from litfit.datasets import digits_cnn
 from litfit.lr_find import training_state, restore_training_state
-import litfit.schedule  # noqa: F401  (fit_one_cycle & co; lr_find imports it too)
+
 
 def mlp(): return nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10))
 
