@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/99_all.ipynb #d9ae88e6
+# %% ../nbs/99_all.ipynb #aff863d9
 import torch, numpy as np, pandas as pd
 import torch.nn.functional as F
 from torch import nn, tensor
@@ -32,9 +32,16 @@ from .vision_transforms import (Transform, CropPad, RandomCrop, OldRandomCrop, R
 from .vision_core import PILImage, PILImageBW, ImageDataset, TfmdDL, load_image, get_image_files
 from .vision_targets import CategoryBlock, MultiCategoryBlock, RegressionBlock
 from .vision_data import ImageDataLoaders
+from .persist import UnsafeFileError, load_plain
+from .transfer import BnFreeze
+from .vision_learner import (vision_learner, cnn_learner, create_head, create_body, AdaptiveConcatPool2d, SigmoidRange,
+    model_meta, resnet18, resnet34, resnet50, resnet101, resnet152, resnext50_32x4d, wide_resnet50_2, densenet121, densenet161,
+    densenet169, densenet201, vgg11_bn, vgg13_bn, vgg16_bn, vgg19_bn, alexnet, squeezenet1_0, squeezenet1_1)
+from .export import load_learner
+from .checkpoint import TrackerCallback, SaveModelCallback, EarlyStoppingCallback, ReduceLROnPlateau, Checkpoint
 from .cli import demo
 
-# %% ../nbs/99_all.ipynb #36f977d6
+# %% ../nbs/99_all.ipynb #6b98dc57
 __all__ = ['torch', 'nn', 'F', 'np', 'pd', 'Path', 'partial', 'tensor',
            'default_device', 'to_device', 'find_bs',
            'CrossEntropyLossFlat', 'BCEWithLogitsLossFlat', 'MSELossFlat', 'L1LossFlat',
@@ -53,4 +60,9 @@ __all__ = ['torch', 'nn', 'F', 'np', 'pd', 'Path', 'partial', 'tensor',
            'IntToFloatTensor', 'Normalize', 'imagenet_stats', 'aug_transforms', 'Flip', 'Dihedral', 'Rotate', 'Zoom',
            'Warp', 'RandomResizedCropGPU', 'Brightness', 'Contrast', 'show_image', 'show_images',
            'PILImage', 'PILImageBW', 'ImageDataset', 'TfmdDL', 'load_image', 'get_image_files',
-           'CategoryBlock', 'MultiCategoryBlock', 'RegressionBlock', 'ImageDataLoaders', 'demo']
+           'CategoryBlock', 'MultiCategoryBlock', 'RegressionBlock', 'ImageDataLoaders', 'UnsafeFileError', 'load_plain', 'BnFreeze',
+           'vision_learner', 'cnn_learner', 'create_head', 'create_body', 'AdaptiveConcatPool2d', 'SigmoidRange', 'model_meta',
+           'resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152', 'resnext50_32x4d', 'wide_resnet50_2', 'densenet121',
+           'densenet161', 'densenet169', 'densenet201', 'vgg11_bn', 'vgg13_bn', 'vgg16_bn', 'vgg19_bn', 'alexnet', 'squeezenet1_0',
+           'squeezenet1_1', 'load_learner', 'TrackerCallback', 'SaveModelCallback', 'EarlyStoppingCallback', 'ReduceLROnPlateau',
+           'Checkpoint', 'demo']

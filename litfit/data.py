@@ -16,7 +16,7 @@ from .losses import CrossEntropyLossFlat, MSELossFlat
 # %% auto #0
 __all__ = ['TensorDataLoader', 'dl_copy', 'DataLoaders', 'random_split_mask']
 
-# %% ../nbs/02_data.ipynb #a82b8441
+# %% ../nbs/02_data.ipynb #51bc176b
 class TensorDataLoader:
     "Batches from in-memory tensors by slicing, shuffled once per epoch when `shuffle`."
     def __init__(self, *tensors:Tensor, # tensors of equal length: inputs, then targets
@@ -38,7 +38,9 @@ class TensorDataLoader:
         for i in range(len(self)):
             sl = slice(i * self.bs, (i + 1) * self.bs)
             yield tuple(t[sl] if idx is None else t[idx[sl]] for t in self.tensors)
-    def one_batch(self) -> tuple: return next(iter(self))
+    def one_batch(self) -> tuple:
+        if len(self) == 0: raise ValueError(f"This loader has no batches: {len(self.dataset)} items, bs={self.bs}, drop_last={self.drop_last}")
+        return next(iter(self))
 
 # %% ../nbs/02_data.ipynb #67ccc53f
 @patch
@@ -61,7 +63,7 @@ def dl_copy(dl, # a loader with `new`, a `torch.utils.data.DataLoader`, or a lis
                       timeout=dl.timeout, worker_init_fn=dl.worker_init_fn, generator=dl.generator,
                       persistent_workers=dl.persistent_workers)
 
-# %% ../nbs/02_data.ipynb #0a606807
+# %% ../nbs/02_data.ipynb #8c526dbe
 class DataLoaders:
     "Training and validation loaders, with the device their batches go to."
     def __init__(self, *loaders, # train, valid (optional) and more
@@ -82,7 +84,12 @@ class DataLoaders:
     train_ds = property(lambda self: getattr(self.train, 'dataset', None), doc="The training dataset")
     valid_ds = property(lambda self: getattr(self.valid, 'dataset', None), doc="The validation dataset")
     c = property(lambda self: len(self.vocab) if self.vocab is not None else None, doc="The number of classes")
-    def one_batch(self) -> tuple: return next(iter(self.train))
+    bs = property(lambda self: getattr(self.train, 'batch_size', None), doc="The training batch size")
+    def one_batch(self) -> tuple:
+        "The first batch of the training loader."
+        if hasattr(self.train, 'one_batch'): return self.train.one_batch()
+        if hasattr(self.train, '__len__') and len(self.train) == 0: raise ValueError("The training loader has no batches")
+        return next(iter(self.train))
     def __repr__(self):
         lens = ', '.join(str(len(dl)) if hasattr(dl, '__len__') else '?' for dl in self.loaders)
         return f"DataLoaders({len(self.loaders)} loaders of {lens} batches, device={self.device})"

@@ -76,11 +76,12 @@ def digits_df(dest=None): # parent folder, as for `get_digits`
     import pandas as pd
     return pd.read_csv(get_digits(dest) / 'labels.csv')
 
-# %% ../nbs/02a_datasets.ipynb #75b25eea
+# %% ../nbs/02a_datasets.ipynb #4c2d205a
 def digits_cnn(n_in:int=1, # input channels
                n_out:int=10 # outputs (classes)
 ) -> nn.Sequential:
     "A small CNN for 8x8 images: three convolutions with batch norm, then a linear layer."
     def conv(ni, nf, stride=1): return [nn.Conv2d(ni, nf, 3, stride=stride, padding=1, bias=False), nn.BatchNorm2d(nf), nn.ReLU()]
-    return nn.Sequential(*conv(n_in, 16), *conv(16, 32, stride=2), *conv(32, 64, stride=2), nn.Flatten(),
-                         nn.Linear(64 * 2 * 2, n_out))
+    model = nn.Sequential(*conv(n_in, 16), *conv(16, 32, stride=2), *conv(32, 64, stride=2), nn.Flatten(), nn.Linear(64 * 2 * 2, n_out))
+    model.litfit_factory = ('litfit.datasets:digits_cnn', {'n_in': n_in, 'n_out': n_out})
+    return model

@@ -312,20 +312,22 @@ def _run(self:Learner, body):
             for cb in self.cbs: cb.run = True
             self._end_cleanup(saved)
 
-# %% ../nbs/07_learner.ipynb #a706e8a8
+# %% ../nbs/07_learner.ipynb #1c1aedea
 @patch
 def fit(self:Learner, n_epoch:int, # number of epochs
         lr=None, # learning rate (`learn.lr` when None); a slice or list for several groups
         wd=None, # weight decay (`learn.wd`, else the optimizer's default, when None)
         cbs=None, # callbacks for this fit only
         reset_opt:bool=False, # a fresh optimizer (no moments from earlier fits)
-        start_epoch:int=0): # skip the epochs before this one (to resume a schedule)
+        start_epoch:int=0, # skip the epochs before this one (to resume a schedule)
+        resume=None): # continue from this checkpoint (a name or path; see `Checkpoint` in the checkpoint chapter)
     "Train for `n_epoch` epochs."
     if isinstance(n_epoch, bool) or not isinstance(n_epoch, int) or n_epoch < 0:
         raise ValueError(f"n_epoch must be a non-negative int, got {n_epoch!r}")
     if lr is not None: _check_lr(lr, 'fit: lr')
     self._check_loaders()
-    with self.added_cbs(listify(cbs) + ([SkipToEpoch(start_epoch)] if start_epoch else [])):
+    extra = ([SkipToEpoch(start_epoch)] if start_epoch else []) + ([self._resumer(resume)] if resume is not None else [])
+    with self.added_cbs(listify(cbs) + extra):
         if reset_opt or self.opt is None: self.create_opt()
         wd = self.wd if wd is None else wd
         if wd is not None: self.opt.set_hyper('wd', wd)

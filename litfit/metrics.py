@@ -23,7 +23,7 @@ class Metric:
     @property
     def name(self) -> str: return class2attr(self, 'Metric')
 
-# %% ../nbs/05_metrics.ipynb #9d0cf2f7
+# %% ../nbs/05_metrics.ipynb #2457837d
 class _BatchMean(Metric):
     "Mean over the epoch of per-batch values weighted by batch size, reduced only when `value` is read."
     def reset(self): self.vals, self.bss = [], []
@@ -33,6 +33,8 @@ class _BatchMean(Metric):
         if not self.bss: return None
         vals = torch.stack([v.float().mean() if v.ndim else v.float() for v in self.vals])
         return ((vals * torch.tensor(self.bss, device=vals.device, dtype=vals.dtype)).sum() / sum(self.bss)).item()
+    def state(self) -> dict: return {'vals': [v.detach().cpu() for v in self.vals], 'bss': list(self.bss)}
+    def load_state(self, s:dict): self.vals, self.bss = list(s['vals']), list(s['bss'])
 
 # %% ../nbs/05_metrics.ipynb #0db7b141
 class AvgMetric(_BatchMean):
@@ -52,7 +54,7 @@ class AvgLoss(_BatchMean):
     @property
     def name(self) -> str: return 'loss'
 
-# %% ../nbs/05_metrics.ipynb #3f49f168
+# %% ../nbs/05_metrics.ipynb #0e4f575c
 class AvgSmoothLoss(Metric):
     "Bias-corrected exponential moving average of the batch losses; `history` has one value per batch."
     def __init__(self, beta:float=0.98): self.beta = beta; self.reset() # weight of the past
@@ -67,6 +69,8 @@ class AvgSmoothLoss(Metric):
             self.history.append(self.val / (1 - self.beta ** self.count))
     @property
     def value(self) -> float|None: self.flush(); return self.history[-1] if self.history else None
+    def state(self) -> dict: self.flush(); return {'val': self.val, 'count': self.count, 'history': list(self.history)}
+    def load_state(self, s:dict): self.val, self.count, self.history, self.pending = s['val'], s['count'], list(s['history']), []
 
 # %% ../nbs/05_metrics.ipynb #fc51e9e3
 def flatten_check(inp:Tensor, targ:Tensor) -> tuple:

@@ -128,3 +128,32 @@ def show_results(self:Learner, ds_idx:int=1, # which of `dls` (1: the validation
     b = next(iter(dl_copy(self._loader(ds_idx, dl), shuffle=shuffle, drop_last=False)))
     inp, preds, targs, dec = self.get_preds(dl=[tuple(t[:max_n] for t in b)], with_input=True, with_decoded=True)
     return self.dls.show_results(inp, targs, dec, **kwargs)
+
+# %% ../nbs/08_predict.ipynb #5fa53a42
+def _leaves(model) -> list: return [(n, m) for n, m in model.named_modules() if not list(m.children())]
+
+# %% ../nbs/08_predict.ipynb #a18a8342
+@patch
+def summary(self:Learner, show:bool=True) -> str: # print it (and return it either way)
+    "Each layer's output shape and parameters on one batch, the parameter counts, the optimizer, loss and callbacks."
+    xb = next(iter(dl_copy(self.dls.valid or self.dls.train, shuffle=False, drop_last=False)))
+    xb = to_device(tuple(xb[:self.dls.n_inp or (1 if len(xb) == 1 else len(xb) - 1)]), self.dls.device)
+    rows, hooks = [], []
+    for name, m in _leaves(self.model):
+        hooks.append(m.register_forward_hook(lambda m, i, o, name=name: rows.append((name, type(m).__name__, tuple(o.shape) if isinstance(o, Tensor) else '?',
+            sum(p.numel() for p in m.parameters(recurse=False)), any(p.requires_grad for p in m.parameters(recurse=False))))))
+    modes = [m.training for m in self.model.modules()]
+    try:
+        self.model.to(self.dls.device).eval()
+        with torch.no_grad(): self.model(*xb)
+    finally:
+        for h in hooks: h.remove()
+        for m, mode in zip(self.model.modules(), modes): m.training = mode
+    lines = [f"{type(self.model).__name__} (input {tuple(xb[0].shape)})", f"{'layer':<24}{'type':<20}{'output shape':<22}{'params':>10}  trainable"]
+    lines += [f"{n:<24}{t:<20}{str(s):<22}{p:>10,}  {tr if p else ''}" for n, t, s, p, tr in rows]
+    total, train = sum(p.numel() for p in self.model.parameters()), sum(p.numel() for p in self.model.parameters() if p.requires_grad)
+    lines += [f"Total params: {total:,}", f"Trainable params: {train:,}", f"Optimizer: {type(self.opt.opt).__name__ if self.opt else self.opt_func}",
+              f"Loss: {type(self.loss_func).__name__}", f"Callbacks: {', '.join(type(c).__name__ for c in self.cbs)}"]
+    res = '\n'.join(lines)
+    if show: print(res)
+    return res

@@ -14,7 +14,7 @@ from .metrics import AvgLoss, AvgSmoothLoss
 # %% auto #0
 __all__ = ['Recorder', 'format_time', 'ProgressCallback']
 
-# %% ../nbs/06_recorder.ipynb #89187a2d
+# %% ../nbs/06_recorder.ipynb #9413ec94
 class Recorder(Callback):
     "Record losses, learning rates and metrics; print one row per epoch."
     order = 50
@@ -30,6 +30,8 @@ class Recorder(Callback):
     def losses(self) -> list: self.smooth.flush(); return self.smooth.history
     @property
     def smooth_loss(self) -> float|None: return self.smooth.value
+    @property
+    def final_record(self) -> list|None: return self.values[-1] if self.values else None
 
 # %% ../nbs/06_recorder.ipynb #37da0157
 @patch(as_prop=True)
@@ -157,6 +159,23 @@ def plot_loss(self:Recorder, skip_start:int=5, # batches to leave out at the sta
     if log: ax.set_yscale('log')
     ax.set_xlabel('batches'); ax.set_ylabel('loss'); ax.legend()
     return ax
+
+# %% ../nbs/06_recorder.ipynb #ca49e9fa
+@patch
+def checkpoint_state(self:Recorder) -> dict:
+    "The history and the running sums of the epoch in progress, as plain data (for `Checkpoint`)."
+    mets = self.learn.metrics if self.train_metrics else []
+    return {'values': self.values, 'epochs': self.epochs, 'iters': self.iters, 'lrs': self.lrs, 'smooth': self.smooth.state(),
+            'train_loss': self.train_loss.state(), 'train_metrics': [m.state() if hasattr(m, 'state') else None for m in mets]}
+
+# %% ../nbs/06_recorder.ipynb #4b421735
+@patch
+def load_checkpoint_state(self:Recorder, state:dict):
+    "Put back what `checkpoint_state` returned."
+    self.values, self.epochs, self.iters, self.lrs = list(state['values']), list(state['epochs']), list(state['iters']), list(state['lrs'])
+    self.smooth.load_state(state['smooth']); self.train_loss.load_state(state['train_loss'])
+    for m, s in zip(self.learn.metrics, state['train_metrics']):
+        if s is not None: m.load_state(s)
 
 # %% ../nbs/06_recorder.ipynb #8374fc27
 def _bar_disabled() -> bool|None:

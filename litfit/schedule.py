@@ -77,7 +77,7 @@ def combined_cos(pct:float, # fraction of training spent going from `start` to `
     "Cosine from `start` to `middle` over the fraction `pct` of training, then cosine from `middle` to `end`."
     return combine_scheds([pct, 1 - pct], [SchedCos(start, middle), SchedCos(middle, end)])
 
-# %% ../nbs/09_schedule.ipynb #098768ec
+# %% ../nbs/09_schedule.ipynb #d784e741
 class ParamScheduler(Callback):
     "Set the hyper-parameters in `scheds` (name -> schedule, or a list of schedules, one per group) before each batch."
     order, run_valid = 60, False
@@ -98,6 +98,8 @@ class ParamScheduler(Callback):
         for name, h in self.hps.items(): h.append(self.opt.get_hyper(name)[-1])
     def after_fit(self):
         if not self.learn.eval_only and hasattr(self.learn, 'recorder'): self.learn.recorder.hps = self.hps
+    def checkpoint_state(self) -> dict: return {'hps': self.hps}
+    def load_checkpoint_state(self, state:dict): self.hps = {k: list(v) for k, v in state['hps'].items()}
 
 # %% ../nbs/09_schedule.ipynb #710310bf
 @patch
@@ -128,7 +130,7 @@ def _alias(name:str, value, old:str, old_value, default):
     if value is not None: raise TypeError(f"got both {name}={value!r} and its old name {old}={old_value!r}: give one")
     return old_value
 
-# %% ../nbs/09_schedule.ipynb #cb675dda
+# %% ../nbs/09_schedule.ipynb #e88ab2bc
 @patch
 def fit_one_cycle(self:Learner, n_epoch:int, # number of epochs
                   lr_max=None, # peak learning rate (`learn.lr` when None); a slice for groups
@@ -140,6 +142,7 @@ def fit_one_cycle(self:Learner, n_epoch:int, # number of epochs
                   cbs=None, # callbacks for this fit only
                   reset_opt:bool=False, # a fresh optimizer
                   start_epoch:int=0, # resume the schedule at this epoch
+                  resume=None, # continue from this checkpoint (see `fit`)
                   div_factor:float=None, # old name of `div`
                   final_div:float=None): # old name of `div_final`
     "Train with the 1cycle policy: cosine warm-up of the learning rate, then cosine annealing; momentum opposite."
@@ -147,9 +150,9 @@ def fit_one_cycle(self:Learner, n_epoch:int, # number of epochs
     lr = self._peak_lrs(lr_max, reset_opt, 'fit_one_cycle: lr_max')
     scheds = {'lr': combined_cos(pct_start, lr / div, lr, lr / div_final)}
     if 'mom' in self.opt.hypers[0]: scheds['mom'] = combined_cos(pct_start, *(self.moms if moms is None else moms))
-    self.fit(n_epoch, cbs=[ParamScheduler(scheds)] + listify(cbs), wd=wd, start_epoch=start_epoch)
+    self.fit(n_epoch, cbs=[ParamScheduler(scheds)] + listify(cbs), wd=wd, start_epoch=start_epoch, resume=resume)
 
-# %% ../nbs/09_schedule.ipynb #5fd4b99b
+# %% ../nbs/09_schedule.ipynb #c7163ce4
 @patch
 def fit_flat_cos(self:Learner, n_epoch:int, # number of epochs
                  lr=None, # the flat learning rate (`learn.lr` when None); a slice for groups
@@ -158,11 +161,12 @@ def fit_flat_cos(self:Learner, n_epoch:int, # number of epochs
                  wd=None, # weight decay (`learn.wd`, else the optimizer's default, when None)
                  cbs=None, # callbacks for this fit only
                  reset_opt:bool=False, # a fresh optimizer
-                 start_epoch:int=0): # resume the schedule at this epoch
+                 start_epoch:int=0, # resume the schedule at this epoch
+                 resume=None): # continue from this checkpoint (see `fit`)
     "Train at a flat learning rate, then anneal it with a cosine."
     lr = self._peak_lrs(lr, reset_opt, 'fit_flat_cos: lr')
     sched = combined_cos(pct_start, lr, lr, lr / div_final)
-    self.fit(n_epoch, cbs=[ParamScheduler({'lr': sched})] + listify(cbs), wd=wd, start_epoch=start_epoch)
+    self.fit(n_epoch, cbs=[ParamScheduler({'lr': sched})] + listify(cbs), wd=wd, start_epoch=start_epoch, resume=resume)
 
 # %% ../nbs/09_schedule.ipynb #b83ba0dd
 def sgdr_epochs(n_cycles:int, # number of cycles
@@ -175,7 +179,7 @@ def sgdr_epochs(n_cycles:int, # number of cycles
     if any(l != int(l) or l < 1 for l in lens): raise ValueError(f"The cycles must be whole epochs, got lengths {lens}")
     return [int(l) for l in lens]
 
-# %% ../nbs/09_schedule.ipynb #d1ac7e96
+# %% ../nbs/09_schedule.ipynb #681a86f9
 @patch
 def fit_sgdr(self:Learner, n_cycles:int, # number of cycles
              cycle_len:int, # epochs in the first cycle
@@ -184,9 +188,10 @@ def fit_sgdr(self:Learner, n_cycles:int, # number of cycles
              cbs=None, # callbacks for this fit only
              reset_opt:bool=False, # a fresh optimizer
              wd=None, # weight decay (`learn.wd`, else the optimizer's default, when None)
-             start_epoch:int=0): # resume the schedule at this epoch
+             start_epoch:int=0, # resume the schedule at this epoch
+             resume=None): # continue from this checkpoint (see `fit`)
     "Train with cosine cycles from `lr_max` to 0 (SGDR), restarting at `lr_max`."
     lens = sgdr_epochs(n_cycles, cycle_len, cycle_mult)
     lr, n_epoch = self._peak_lrs(lr_max, reset_opt, 'fit_sgdr: lr_max'), sum(lens)
     sched = combine_scheds([l / n_epoch for l in lens], [SchedCos(lr, 0.) for _ in lens])
-    self.fit(n_epoch, cbs=[ParamScheduler({'lr': sched})] + listify(cbs), wd=wd, start_epoch=start_epoch)
+    self.fit(n_epoch, cbs=[ParamScheduler({'lr': sched})] + listify(cbs), wd=wd, start_epoch=start_epoch, resume=resume)

@@ -71,26 +71,27 @@ def _check_same_size(files:list, rows:list, sizes:list):
                      f"resizes them, so they cannot be batched; add e.g. `item_tfms=Resize({max(common)})`. "
                      f"The others: {_some(odd)}")
 
-# %% ../nbs/12_vision_core.ipynb #0a31f2d4
+# %% ../nbs/12_vision_core.ipynb #19ec5260
 def check_image_files(files:list, # image file paths
                       rows:list|None=None, # the table's row labels, for the messages
                       same_size:bool=False # require one size (no item transform resizes)
 ) -> list:
     "Check that every file exists and has an image header; return the sizes `(w, h)`."
     from PIL import Image, UnidentifiedImageError
+    where = (lambda r, fn: str(fn)) if rows is None else (lambda r, fn: f'row {r}: {fn}')
     rows = list(range(len(files))) if rows is None else list(rows)
     missing, bad, sizes = [], [], []
     for row, fn in zip(rows, files):
         try:
             with Image.open(fn) as im: sizes.append(im.size)
-        except FileNotFoundError: missing.append(f'row {row}: {fn}'); sizes.append(None)
-        except (UnidentifiedImageError, OSError, ValueError): bad.append(f'row {row}: {fn}'); sizes.append(None)
+        except FileNotFoundError: missing.append(where(row, fn)); sizes.append(None)
+        except (UnidentifiedImageError, OSError, ValueError): bad.append(where(row, fn)); sizes.append(None)
     if missing: raise FileNotFoundError(f"{len(missing)} image file(s) not found: {_some(missing)}")
     if bad: raise ValueError(f"{len(bad)} file(s) are not readable images (unknown or corrupt header): {_some(bad)}")
     if same_size: _check_same_size(files, rows, sizes)
     return sizes
 
-# %% ../nbs/12_vision_core.ipynb #0bacd33f
+# %% ../nbs/12_vision_core.ipynb #67e22828
 class ImageDataset(Dataset):
     "Image files decoded with `torchvision.io`, through `item_tfms`, with their `targets`."
     def __init__(self, files:list, # image file paths
@@ -100,6 +101,7 @@ class ImageDataset(Dataset):
                  split_idx:int|None=None): # 0 training, 1 validation: which behaviour the item transforms take
         self.files, self.targets, self.mode, self.split_idx = [str(f) for f in files], targets, mode, split_idx
         self.item_tfms = sorted(listify(item_tfms), key=lambda t: getattr(t, 'order', 0))
+    items = property(lambda self: self.files, doc="The image files (fastai's name)")
     def __len__(self) -> int: return len(self.files)
     def __getitem__(self, i:int) -> tuple:
         img = load_image(self.files[i], self.mode)

@@ -179,7 +179,7 @@ def from_csv(cls:ImageDataLoaders, path, # the folder of the CSV file and the im
     sep = {} if delimiter is None else {'delimiter': delimiter}
     return cls.from_df(pd.read_csv(Path(path) / csv_fname, header=header, quoting=quoting, **sep), path=path, **kwargs)
 
-# %% ../nbs/12b_vision_data.ipynb #ba12da8b
+# %% ../nbs/12b_vision_data.ipynb #e495cf27
 @patch(cls_method=True)
 def from_folder(cls:ImageDataLoaders, path, # the folder to search
                 train:str='train', # the training images' subfolder (without `valid_pct`)
@@ -195,6 +195,7 @@ def from_folder(cls:ImageDataLoaders, path, # the folder to search
     "Images labelled by their parent folder, split by the `train`/`valid` folders or at random with `valid_pct`."
     import pandas as pd
     path = Path(path)
+    if not path.is_dir(): raise FileNotFoundError(f"Folder not found: {path}")
     files = get_image_files(path, None if valid_pct is not None else [train, valid])
     where = f"{path}" if valid_pct is not None else f"{path / train} or {path / valid}"
     if not files: raise ValueError(f"No image files found under {where}")

@@ -34,7 +34,7 @@ def _check_known(labels:list, vocab:list, rows:list, given:bool):
                      f"Move some of those rows to the training set, or pass the full vocab with "
                      f"`y_block=CategoryBlock(vocab=[...])` (or `MultiCategoryBlock(vocab=[...])`)")
 
-# %% ../nbs/12a_vision_targets.ipynb #0355b831
+# %% ../nbs/12a_vision_targets.ipynb #19fa7a9c
 class CategoryBlock:
     "Single-label targets: indices into the sorted vocab of the training labels (or the given `vocab`)."
     multi = False
@@ -48,7 +48,7 @@ class CategoryBlock:
         _check_known(labels, vocab, rows, self.vocab is not None)
         o2i = {v: i for i, v in enumerate(vocab)}
         return torch.tensor([o2i[l] for l in labels], dtype=torch.long), vocab, CrossEntropyLossFlat()
-    def decode(self, y:Tensor, vocab:list) -> list: return [vocab[i] for i in y.tolist()]
+    def decode(self, y:Tensor, vocab:list) -> list: return [str(vocab[i]) for i in y.tolist()]
 
 # %% ../nbs/12a_vision_targets.ipynb #105a8995
 class MultiCategoryBlock:
