@@ -6,5 +6,5 @@ __version__ = "0.0.1"
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/98_package.ipynb #151a3db0
-from . import learner, predict, schedule, lr_find, persist, transfer, export, checkpoint
+# %% ../nbs/98_package.ipynb #cd254fbd
+from . import learner, predict, schedule, lr_find, persist, transfer, export, checkpoint, tta

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/99_all.ipynb #aff863d9
+# %% ../nbs/99_all.ipynb #77ce4caa
 import torch, numpy as np, pandas as pd
 import torch.nn.functional as F
 from torch import nn, tensor
@@ -19,7 +19,11 @@ from .optimizer import Adam, SGD, OptimWrapper, param_groups, trainable_params, 
 from .callback import (Callback, event, EVENTS, TrainEvalCallback, SkipToEpoch, CancelBatchException,
     CancelBackwardException, CancelStepException, CancelTrainException, CancelValidException, CancelEpochException,
     CancelFitException)
-from .metrics import Metric, AvgMetric, AvgLoss, AvgSmoothLoss, accuracy, error_rate, accuracy_multi, mse, mae
+from .metrics import (Metric, AvgMetric, AvgLoss, AvgSmoothLoss, ValueMetric, flatten_check, accuracy, error_rate,
+    top_k_accuracy, accuracy_multi, mse, mae, msle, StatMetric, rmse, exp_rmspe, R2Score, ExplainedVariance, PearsonCorrCoef,
+    Precision, Recall, F1Score, FBeta, Jaccard, BalancedAccuracy, CohenKappa, MatthewsCorrCoef, PrecisionMulti, RecallMulti,
+    F1ScoreMulti, FBetaMulti, JaccardMulti, HammingLossMulti, Dice, JaccardCoeff, Perplexity, ActivationType, AccumMetric,
+    skm_to_fastai, SpearmanCorrCoef, RocAuc, RocAucBinary, APScoreBinary, RocAucMulti, APScoreMulti, TorchMetric)
 from .recorder import Recorder, ProgressCallback
 from .learner import Learner
 from .predict import GatherPreds
@@ -39,9 +43,12 @@ from .vision_learner import (vision_learner, cnn_learner, create_head, create_bo
     densenet169, densenet201, vgg11_bn, vgg13_bn, vgg16_bn, vgg19_bn, alexnet, squeezenet1_0, squeezenet1_1)
 from .export import load_learner
 from .checkpoint import TrackerCallback, SaveModelCallback, EarlyStoppingCallback, ReduceLROnPlateau, Checkpoint
+from .tta import augmented
+from .mixup import NoneReduce, reduce_loss, MixHandler, MixUp, CutMix
+from .interpret import Interpretation, ClassificationInterpretation
 from .cli import demo
 
-# %% ../nbs/99_all.ipynb #6b98dc57
+# %% ../nbs/99_all.ipynb #3f39195d
 __all__ = ['torch', 'nn', 'F', 'np', 'pd', 'Path', 'partial', 'tensor',
            'default_device', 'to_device', 'find_bs',
            'CrossEntropyLossFlat', 'BCEWithLogitsLossFlat', 'MSELossFlat', 'L1LossFlat',
@@ -51,7 +58,12 @@ __all__ = ['torch', 'nn', 'F', 'np', 'pd', 'Path', 'partial', 'tensor',
            'Callback', 'event', 'EVENTS', 'TrainEvalCallback', 'SkipToEpoch', 'CancelBatchException',
            'CancelBackwardException', 'CancelStepException', 'CancelTrainException', 'CancelValidException',
            'CancelEpochException', 'CancelFitException',
-           'Metric', 'AvgMetric', 'AvgLoss', 'AvgSmoothLoss', 'accuracy', 'error_rate', 'accuracy_multi', 'mse', 'mae',
+           'Metric', 'AvgMetric', 'AvgLoss', 'AvgSmoothLoss', 'ValueMetric', 'flatten_check', 'accuracy', 'error_rate',
+           'top_k_accuracy', 'accuracy_multi', 'mse', 'mae', 'msle', 'StatMetric', 'rmse', 'exp_rmspe', 'R2Score',
+           'ExplainedVariance', 'PearsonCorrCoef', 'Precision', 'Recall', 'F1Score', 'FBeta', 'Jaccard', 'BalancedAccuracy',
+           'CohenKappa', 'MatthewsCorrCoef', 'PrecisionMulti', 'RecallMulti', 'F1ScoreMulti', 'FBetaMulti', 'JaccardMulti',
+           'HammingLossMulti', 'Dice', 'JaccardCoeff', 'Perplexity', 'ActivationType', 'AccumMetric', 'skm_to_fastai',
+           'SpearmanCorrCoef', 'RocAuc', 'RocAucBinary', 'APScoreBinary', 'RocAucMulti', 'APScoreMulti', 'TorchMetric',
            'Recorder', 'ProgressCallback', 'Learner', 'GatherPreds',
            'SchedLin', 'SchedCos', 'SchedNo', 'SchedExp', 'SchedPoly', 'Schedule', 'combine_scheds', 'combined_cos',
            'ParamScheduler', 'LRFinder', 'LRFindResult', 'SuggestionMethod', 'minimum', 'steep', 'valley', 'slide',
@@ -65,4 +77,5 @@ __all__ = ['torch', 'nn', 'F', 'np', 'pd', 'Path', 'partial', 'tensor',
            'resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152', 'resnext50_32x4d', 'wide_resnet50_2', 'densenet121',
            'densenet161', 'densenet169', 'densenet201', 'vgg11_bn', 'vgg13_bn', 'vgg16_bn', 'vgg19_bn', 'alexnet', 'squeezenet1_0',
            'squeezenet1_1', 'load_learner', 'TrackerCallback', 'SaveModelCallback', 'EarlyStoppingCallback', 'ReduceLROnPlateau',
-           'Checkpoint', 'demo']
+           'Checkpoint', 'augmented', 'NoneReduce', 'reduce_loss', 'MixHandler', 'MixUp', 'CutMix', 'Interpretation',
+           'ClassificationInterpretation', 'demo']

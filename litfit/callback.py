@@ -64,13 +64,13 @@ def _call(cb, f):
     "Call `f` with the Learner when it takes an argument, else with none."
     return f(cb.learn) if len(inspect.signature(f).parameters) else f()
 
-# %% ../nbs/04_callback.ipynb #1eb88bf2
+# %% ../nbs/04_callback.ipynb #69ac0a81
 class Callback:
     "Base class of callbacks; `Callback(before_batch=f)` makes one from functions of the Learner (or of nothing)."
-    order, run, run_train, run_valid, learn = 0, True, True, True, None
-    (model, opt, dls, dl, xb, yb, pred, loss, loss_grad, loss_func, training, epoch, n_epoch, iter, n_iter, train_iter,
-     pct_train, metrics, recorder) = map(_learn_prop, ('model opt dls dl xb yb pred loss loss_grad loss_func training epoch '
-                                                       'n_epoch iter n_iter train_iter pct_train metrics recorder').split())
+    order, run, run_train, run_valid, learn, inference = 0, True, True, True, None, False
+    (model, opt, dls, dl, xb, yb, x, y, pred, loss, loss_grad, loss_func, training, epoch, n_epoch, iter, n_iter, train_iter,
+     pct_train, metrics, recorder) = map(_learn_prop, ('model opt dls dl xb yb x y pred loss loss_grad loss_func training '
+                                                       'epoch n_epoch iter n_iter train_iter pct_train metrics recorder').split())
     def __init__(self, **handlers): # event name -> function of the Learner (or of nothing)
         for k, f in handlers.items():
             if k not in EVENTS: raise TypeError(f"{k!r} is not an event; events are {', '.join(EVENTS)}")
@@ -79,10 +79,10 @@ class Callback:
     def name(self) -> str: return class2attr(self, 'Callback')
     def __repr__(self): return type(self).__name__
 
-# %% ../nbs/04_callback.ipynb #8c4e4a07
+# %% ../nbs/04_callback.ipynb #458ca4e3
 class TrainEvalCallback(Callback):
     "Track the training position (`pct_train`, `train_iter`)."
-    order, run_valid = -10, False
+    order, run_valid, inference = -10, False, True
     def after_create(self): self.learn.n_epoch = 1
     def before_fit(self):
         if not self.learn.eval_only: self.learn.epoch, self.learn.train_iter, self.learn.pct_train = 0, 0, 0.

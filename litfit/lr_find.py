@@ -186,7 +186,7 @@ def valley(lrs, losses, num_it=None) -> tuple:
     third = (end - start) / 3
     return _point(lrs, losses, max(start + int(third) + int(third / 2), 0))
 
-# %% ../nbs/10_lr_find.ipynb #16e88fdd
+# %% ../nbs/10_lr_find.ipynb #003beb92
 def slide(lrs, losses, num_it=None, lr_diff:int=15, # window width, in points
           thresh:float=0.005, # largest gradient difference at which the window stops
           adjust_value:float=1. # factor applied to the suggestion
@@ -200,8 +200,9 @@ def slide(lrs, losses, num_it=None, lr_diff:int=15, # window width, in points
         r = -1; l = r - min(lr_diff, n - 1)
         candidate = lrs[l]
         while l >= -n and abs(grads[r] - grads[l]) > thresh: candidate, l, r = lrs[l], l - 1, r - 1
-        lr = float(candidate * adjust_value)
-        return lr, (lr, float(np.interp(np.log10(lr), np.log10(lrs), losses)))
+        lr, x = float(candidate * adjust_value), np.log10(lrs)
+        y = np.interp(np.log10(lr), x, losses)   # overflows for neighbours near +-1e308: then the nearest point's loss
+        return lr, (lr, float(y if np.isfinite(y) else losses[np.abs(x - np.log10(lr)).argmin()]))
 
 # %% ../nbs/10_lr_find.ipynb #ee3cfa8d
 class SuggestionMethod:

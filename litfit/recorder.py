@@ -182,10 +182,10 @@ def _bar_disabled() -> bool|None:
     "True when `TQDM_DISABLE` asks for no bars; else None: tqdm draws them in Jupyter and on a terminal only."
     return True if os.environ.get('TQDM_DISABLE', '').lower() in ('1', 'true', 'yes') else None
 
-# %% ../nbs/06_recorder.ipynb #99f32554
+# %% ../nbs/06_recorder.ipynb #9704996d
 class ProgressCallback(Callback):
     "Progress bars over epochs and batches, showing the smoothed loss a few times a second."
-    order = 60
+    order, inference = 60, True
     def __init__(self, refresh:float=0.25): # seconds between loss updates on the bar
         self.refresh, self.mbar, self.pbar, self.outer, self.old_logger, self.shown = refresh, None, None, None, None, ''
 
