@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/99_all.ipynb #77ce4caa
+# %% ../nbs/99_all.ipynb #6804be64
 import torch, numpy as np, pandas as pd
 import torch.nn.functional as F
 from torch import nn, tensor
@@ -22,7 +22,7 @@ from .callback import (Callback, event, EVENTS, TrainEvalCallback, SkipToEpoch, 
 from .metrics import (Metric, AvgMetric, AvgLoss, AvgSmoothLoss, ValueMetric, flatten_check, accuracy, error_rate,
     top_k_accuracy, accuracy_multi, mse, mae, msle, StatMetric, rmse, exp_rmspe, R2Score, ExplainedVariance, PearsonCorrCoef,
     Precision, Recall, F1Score, FBeta, Jaccard, BalancedAccuracy, CohenKappa, MatthewsCorrCoef, PrecisionMulti, RecallMulti,
-    F1ScoreMulti, FBetaMulti, JaccardMulti, HammingLossMulti, Dice, JaccardCoeff, Perplexity, ActivationType, AccumMetric,
+    F1ScoreMulti, FBetaMulti, JaccardMulti, HammingLossMulti, MatthewsCorrCoefMulti, BrierScoreMulti, Dice, JaccardCoeff, Perplexity, ActivationType, AccumMetric,
     skm_to_fastai, SpearmanCorrCoef, RocAuc, RocAucBinary, APScoreBinary, RocAucMulti, APScoreMulti, TorchMetric)
 from .recorder import Recorder, ProgressCallback
 from .learner import Learner
@@ -48,7 +48,7 @@ from .mixup import NoneReduce, reduce_loss, MixHandler, MixUp, CutMix
 from .interpret import Interpretation, ClassificationInterpretation
 from .cli import demo
 
-# %% ../nbs/99_all.ipynb #3f39195d
+# %% ../nbs/99_all.ipynb #f42ac282
 __all__ = ['torch', 'nn', 'F', 'np', 'pd', 'Path', 'partial', 'tensor',
            'default_device', 'to_device', 'find_bs',
            'CrossEntropyLossFlat', 'BCEWithLogitsLossFlat', 'MSELossFlat', 'L1LossFlat',
@@ -62,7 +62,7 @@ __all__ = ['torch', 'nn', 'F', 'np', 'pd', 'Path', 'partial', 'tensor',
            'top_k_accuracy', 'accuracy_multi', 'mse', 'mae', 'msle', 'StatMetric', 'rmse', 'exp_rmspe', 'R2Score',
            'ExplainedVariance', 'PearsonCorrCoef', 'Precision', 'Recall', 'F1Score', 'FBeta', 'Jaccard', 'BalancedAccuracy',
            'CohenKappa', 'MatthewsCorrCoef', 'PrecisionMulti', 'RecallMulti', 'F1ScoreMulti', 'FBetaMulti', 'JaccardMulti',
-           'HammingLossMulti', 'Dice', 'JaccardCoeff', 'Perplexity', 'ActivationType', 'AccumMetric', 'skm_to_fastai',
+           'HammingLossMulti', 'MatthewsCorrCoefMulti', 'BrierScoreMulti', 'Dice', 'JaccardCoeff', 'Perplexity', 'ActivationType', 'AccumMetric', 'skm_to_fastai',
            'SpearmanCorrCoef', 'RocAuc', 'RocAucBinary', 'APScoreBinary', 'RocAucMulti', 'APScoreMulti', 'TorchMetric',
            'Recorder', 'ProgressCallback', 'Learner', 'GatherPreds',
            'SchedLin', 'SchedCos', 'SchedNo', 'SchedExp', 'SchedPoly', 'Schedule', 'combine_scheds', 'combined_cos',

@@ -64,7 +64,7 @@ def _call(cb, f):
     "Call `f` with the Learner when it takes an argument, else with none."
     return f(cb.learn) if len(inspect.signature(f).parameters) else f()
 
-# %% ../nbs/04_callback.ipynb #69ac0a81
+# %% ../nbs/04_callback.ipynb #565923b8
 class Callback:
     "Base class of callbacks; `Callback(before_batch=f)` makes one from functions of the Learner (or of nothing)."
     order, run, run_train, run_valid, learn, inference = 0, True, True, True, None, False
@@ -76,7 +76,9 @@ class Callback:
             if k not in EVENTS: raise TypeError(f"{k!r} is not an event; events are {', '.join(EVENTS)}")
             setattr(self, k, partial(_call, self, f))
     @property
-    def name(self) -> str: return class2attr(self, 'Callback')
+    def name(self) -> str:
+        "The attribute the Learner exposes it as: the snake-case class name without `Callback`."
+        return class2attr(self, 'Callback')
     def __repr__(self): return type(self).__name__
 
 # %% ../nbs/04_callback.ipynb #458ca4e3

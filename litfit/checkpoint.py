@@ -111,8 +111,9 @@ class ReduceLROnPlateau(TrackerCallback):
             self.opt.set_hyper('lr', [max(lr / self.factor, self.min_lr) for lr in self.opt.get_hyper('lr')]); self.wait = 0
             self.learn.logger(f'Epoch {self.learn.epoch}: reducing lr to {self.opt.get_hyper("lr")[-1]}')
 
-# %% ../nbs/17_checkpoint.ipynb #e7b5f9f4
-def rng_data(dls=None) -> dict: # also the generators these loaders shuffle with
+# %% ../nbs/17_checkpoint.ipynb #e6a1f577
+def rng_data(dls=None # also the generators these loaders shuffle with
+            ) -> dict:
     "Every random state (torch CPU and CUDA, Python, NumPy, the loaders' generators) as plain data."
     kind, keys, pos, has_gauss, cached = np.random.get_state()
     res = {'torch': torch.get_rng_state(), 'python': random.getstate(), 'numpy': (kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached),
@@ -120,8 +121,9 @@ def rng_data(dls=None) -> dict: # also the generators these loaders shuffle with
     if torch.cuda.is_available(): res['cuda'] = torch.cuda.get_rng_state_all()
     return res
 
-# %% ../nbs/17_checkpoint.ipynb #067eecaf
-def set_rng_data(state:dict, dls=None): # from `rng_data`, and the loaders it was taken from
+# %% ../nbs/17_checkpoint.ipynb #1e8c9ef7
+def set_rng_data(state:dict, # as returned by `rng_data`
+                 dls=None): # the loaders it was taken from
     "Put back the random states `rng_data` took."
     torch.set_rng_state(state['torch']); random.setstate(state['python'])
     kind, keys, pos, has_gauss, cached = state['numpy']
@@ -144,9 +146,10 @@ class Checkpoint(Callback):
     def after_epoch(self):
         if not self.learn.eval_only and self.learn.recorder.epochs[-1:] == [self.learn.epoch]: self.write(self.learn.epoch + 1, 0)
 
-# %% ../nbs/17_checkpoint.ipynb #f775ba13
+# %% ../nbs/17_checkpoint.ipynb #062058bb
 @patch
-def write(self:Checkpoint, epoch:int, batch:int): # where training stands: `batch` training batches done in `epoch`
+def write(self:Checkpoint, epoch:int, # the epoch training is in
+          batch:int): # the training batches done in `epoch`
     "Write the checkpoint."
     learn = self.learn
     state = {'version': 1, 'epoch': epoch, 'batch': batch, 'n_epoch': learn.n_epoch, 'stage': getattr(learn, 'fit_stage', 0),

@@ -42,8 +42,9 @@ def demo(epochs:int=8, # number of epochs of 1cycle
     print(f"validation accuracy {learn.recorder.values[-1][-1]:.4f}; plots written to {out/'loss.png'} and {out/'predictions.png'}")
     return learn
 
-# %% ../nbs/20_cli.ipynb #3bcd63eb
-def main(argv:list|None=None) -> int: # the arguments (`sys.argv[1:]` when None)
+# %% ../nbs/20_cli.ipynb #da79e9f6
+def main(argv:list|None=None # the arguments (`sys.argv[1:]` when None)
+        ) -> int:
     "Entry point of the `litfit` command."
     parser = argparse.ArgumentParser(prog='litfit', description='litfit: a literate training library for PyTorch')
     sub = parser.add_subparsers(dest='command', required=True)

@@ -50,8 +50,9 @@ def find_bs(b # a tensor, or any nesting of lists, tuples and dicts holding tens
             except TypeError: pass
     raise TypeError(f"No tensor found in the batch (got {type(b).__name__}) to read its size from")
 
-# %% ../nbs/00_core.ipynb #2a619f9d
-def camel2snake(name:str) -> str:
+# %% ../nbs/00_core.ipynb #06d4648a
+def camel2snake(name:str # a `CamelCase` name
+               ) -> str:
     "`CamelCase` -> `camel_case`."
     s = re.sub(r'(.)([A-Z][a-z]+)', r'\1_\2', name)
     return re.sub(r'([a-z0-9])([A-Z])', r'\1_\2', s).lower()

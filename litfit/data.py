@@ -16,7 +16,7 @@ from .losses import CrossEntropyLossFlat, MSELossFlat
 # %% auto #0
 __all__ = ['TensorDataLoader', 'dl_copy', 'DataLoaders', 'random_split_mask']
 
-# %% ../nbs/02_data.ipynb #51bc176b
+# %% ../nbs/02_data.ipynb #9e190661
 class TensorDataLoader:
     "Batches from in-memory tensors by slicing, shuffled once per epoch when `shuffle`."
     def __init__(self, *tensors:Tensor, # tensors of equal length: inputs, then targets
@@ -39,21 +39,25 @@ class TensorDataLoader:
             sl = slice(i * self.bs, (i + 1) * self.bs)
             yield tuple(t[sl] if idx is None else t[idx[sl]] for t in self.tensors)
     def one_batch(self) -> tuple:
+        "The first batch (shuffled if the loader shuffles)."
         if len(self) == 0: raise ValueError(f"This loader has no batches: {len(self.dataset)} items, bs={self.bs}, drop_last={self.drop_last}")
         return next(iter(self))
 
-# %% ../nbs/02_data.ipynb #67ccc53f
+# %% ../nbs/02_data.ipynb #d0589d2c
 @patch
 def new(self:TensorDataLoader, shuffle:bool|None=None, # None keeps this loader's setting
-        drop_last:bool|None=None, bs:int|None=None) -> TensorDataLoader:
+        drop_last:bool|None=None, # None keeps this loader's setting
+        bs:int|None=None # the batch size (None keeps this loader's)
+       ) -> TensorDataLoader:
     "A copy of this loader with some settings changed."
     return TensorDataLoader(*self.tensors, bs=bs or self.bs, generator=self.generator,
                             shuffle=self.shuffle if shuffle is None else shuffle,
                             drop_last=self.drop_last if drop_last is None else drop_last)
 
-# %% ../nbs/02_data.ipynb #a81d211c
+# %% ../nbs/02_data.ipynb #81709460
 def dl_copy(dl, # a loader with `new`, a `torch.utils.data.DataLoader`, or a list of batches
-            shuffle:bool=False, drop_last:bool=False):
+            shuffle:bool=False, # whether the copy shuffles
+            drop_last:bool=False): # whether the copy drops the last partial batch
     "A copy of the loader `dl` with `shuffle` and `drop_last` changed (lists of batches are returned as is)."
     if hasattr(dl, 'new'): return dl.new(shuffle=shuffle, drop_last=drop_last)
     if not isinstance(dl, DataLoader) or dl.batch_size is None: return dl

@@ -35,8 +35,8 @@ def _fn_name(f) -> str:
         raise NotExportable(f"{f!r} is not one of litfit's transform functions")
     return f.__name__
 
-# %% ../nbs/16_export.ipynb #0cdafa3e
-def encode(v):
+# %% ../nbs/16_export.ipynb #6d6b0f7b
+def encode(v): # a value of a transform's attribute
     "`v` as JSON data: tuples and litfit's transform functions (as `partial`s) marked, anything else refused."
     if v is None or isinstance(v, (bool, int, float, str)): return v
     if isinstance(v, tuple): return {'__tuple__': [encode(x) for x in v]}
@@ -45,8 +45,8 @@ def encode(v):
     if isinstance(v, dict) and all(isinstance(k, str) and not k.startswith('__') for k in v): return {k: encode(x) for k, x in v.items()}
     raise NotExportable(f"{v!r} ({type(v).__name__}) cannot be stored as plain data")
 
-# %% ../nbs/16_export.ipynb #242c2023
-def decode(v):
+# %% ../nbs/16_export.ipynb #5e00aa21
+def decode(v): # JSON data from `encode`
     "The inverse of `encode`; a function must be one of litfit's transform functions."
     if isinstance(v, list): return [decode(x) for x in v]
     if not isinstance(v, dict): return v
@@ -57,8 +57,9 @@ def decode(v):
         return partial(f, **decode(v['kwargs']))
     return {k: decode(x) for k, x in v.items()}
 
-# %% ../nbs/16_export.ipynb #5eaa7011
-def tfm_spec(t) -> dict:
+# %% ../nbs/16_export.ipynb #bbd49043
+def tfm_spec(t # one of litfit's transforms
+            ) -> dict:
     "A litfit transform as `{'type', 'state'}`: its class name and its attributes as plain data."
     cls = type(t)
     if not (isinstance(t, vt.Transform) and cls.__module__ == vt.__name__ and getattr(vt, cls.__name__, None) is cls):
@@ -67,8 +68,8 @@ def tfm_spec(t) -> dict:
     try: return {'type': cls.__name__, 'state': encode(dict(vars(t)))}
     except NotExportable as e: raise NotExportable(f"{t!r}: {e}") from None
 
-# %% ../nbs/16_export.ipynb #2a09dbca
-def tfm_from_spec(spec:dict):
+# %% ../nbs/16_export.ipynb #b2ad7044
+def tfm_from_spec(spec:dict): # as returned by `tfm_spec`
     "The transform `tfm_spec` described: an instance of one of litfit's transform classes, with its attributes."
     cls = getattr(vt, spec.get('type', ''), None) if not str(spec.get('type', '')).startswith('_') else None
     if not (isinstance(cls, type) and issubclass(cls, vt.Transform) and cls.__module__ == vt.__name__):
@@ -169,8 +170,9 @@ def _check_expr(s:str):
     if not re.fullmatch(r"[\w\s+\-*/(),=.]*", rest) or '__' in rest or any(w not in _SYMPY_WORDS for w in re.findall(r'[A-Za-z_]\w*', re.sub(r'\b[a-z]+\d+\b', '', rest))):
         raise UnsafeFileError(f"The model's program holds a shape expression litfit does not write: {s[:80]!r}")
 
-# %% ../nbs/16_export.ipynb #25d386ed
-def check_program(j:dict) -> dict:
+# %% ../nbs/16_export.ipynb #edbc0fae
+def check_program(j:dict # a serialized `torch.export` program, as parsed JSON
+                 ) -> dict:
     "Refuse an exported program that holds anything litfit's export does not write; drop the metadata."
     if j.get('guards_code'): raise UnsafeFileError("The model's program carries guard code, which torch would execute; litfit's exports never do")
     def walk(o, key=None):

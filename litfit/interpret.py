@@ -17,8 +17,9 @@ from .vision_transforms import show_images
 # %% auto #0
 __all__ = ['subset_loader', 'Interpretation', 'ClassificationInterpretation']
 
-# %% ../nbs/19b_interpret.ipynb #577a5df7
-def subset_loader(dl, idxs:list):
+# %% ../nbs/19b_interpret.ipynb #7b876168
+def subset_loader(dl, # a loader over a dataset (or a `TensorDataLoader`)
+                  idxs:list): # indices of the items, in the order wanted
     "A loader of the items `idxs` of `dl`'s dataset, in that order, with `dl`'s transforms (validation behaviour kept)."
     if isinstance(dl, TensorDataLoader): return TensorDataLoader(*(t[idxs] for t in dl.tensors), bs=dl.bs)
     ds = getattr(dl, 'dataset', None)
@@ -28,10 +29,14 @@ def subset_loader(dl, idxs:list):
     if hasattr(dl, 'new'): return dl.new(dataset=sub, shuffle=False, drop_last=False)
     return DataLoader(sub, batch_size=dl.batch_size, collate_fn=dl.collate_fn)
 
-# %% ../nbs/19b_interpret.ipynb #54e48fc4
+# %% ../nbs/19b_interpret.ipynb #2e7601f0
 class Interpretation:
     "The loss of every item of `dl` under `learn`; the items themselves are loaded again when asked for."
-    def __init__(self, learn:Learner, dl, losses:Tensor, act=None): self.learn, self.dl, self.losses, self.act = learn, dl, losses, act
+    def __init__(self, learn:Learner, # the trained Learner
+                 dl, # the loader predicted on, in dataset order
+                 losses:Tensor, # the loss of each item of `dl`
+                 act=None): # applied to the predictions (the loss's activation when None)
+        self.learn, self.dl, self.losses, self.act = learn, dl, losses, act
     @classmethod
     def from_learner(cls, learn:Learner, # the trained Learner
                      ds_idx:int=1, # which of `dls` (1: the validation set)
@@ -94,10 +99,15 @@ def plot_top_losses(self:Interpretation, k, # how many, or a list or range of ra
     fig.suptitle('Prediction/Actual/Loss' + ('' if probs is None else '/Probability')); fig.tight_layout()
     return fig
 
-# %% ../nbs/19b_interpret.ipynb #5a18ccc8
+# %% ../nbs/19b_interpret.ipynb #e175a3a8
 class ClassificationInterpretation(Interpretation):
     "Interpretation of a single-label classifier: each item's loss, target and predicted class, from one pass."
-    def __init__(self, learn:Learner, dl, losses:Tensor, act=None, targs:Tensor|None=None, decoded:Tensor|None=None):
+    def __init__(self, learn:Learner, # the trained Learner
+                 dl, # the loader predicted on, in dataset order
+                 losses:Tensor, # the loss of each item of `dl`
+                 act=None, # applied to the predictions (the loss's activation when None)
+                 targs:Tensor|None=None, # the target class of each item (from a pass over `dl` when None)
+                 decoded:Tensor|None=None): # the predicted class of each item (from a pass over `dl` when None)
         super().__init__(learn, dl, losses, act)
         if targs is None or decoded is None: _, targs, decoded = learn.get_preds(dl=dl, with_decoded=True, act=act, reorder=False)
         if targs is None: raise ValueError("ClassificationInterpretation needs targets, and this loader has none (a test set?)")

@@ -23,7 +23,7 @@ from .recorder import Recorder, ProgressCallback
 # %% auto #0
 __all__ = ['Learner', 'failing_layer']
 
-# %% ../nbs/07_learner.ipynb #a3a1cd20
+# %% ../nbs/07_learner.ipynb #03782f54
 class Learner:
     "Train `model` on `dls` with `loss_func`, an optimizer from `opt_func`, and callbacks."
     def __init__(self, dls:DataLoaders, # the data: a `DataLoaders`, or a tuple of loaders (train, valid)
@@ -93,9 +93,11 @@ class Learner:
         self.training, self.dl, self.n_iter = training, dl, len(dl) if hasattr(dl, '__len__') else None
 
     def all_batches(self):
+        "Run every batch of `self.dl` through `one_batch`."
         for i, b in enumerate(self.dl): self.one_batch(i, b)
 
-    def one_batch(self, i:int, b): # the batch's index in the epoch, and the batch
+    def one_batch(self, i:int, # the batch's index in the epoch
+                  b): # the batch: inputs, then targets
         "Run the batch `b` through the model (and, in training, the optimizer)."
         self.iter, device = i, self.dls.device
         self._split(to_device(b, device, non_blocking=device.type == 'cuda'))
@@ -126,9 +128,10 @@ def _rebuild(self:Learner):
     self.cbs.sort(key=lambda cb: cb.order)
     self._handlers = {e: [(cb, getattr(cb, e)) for cb in self.cbs if hasattr(cb, e)] for e in EVENTS}
 
-# %% ../nbs/07_learner.ipynb #a3da87bc
+# %% ../nbs/07_learner.ipynb #6ac678d4
 @patch
-def add_cb(self:Learner, cb:Callback|type) -> Learner: # an instance, or a class to instantiate
+def add_cb(self:Learner, cb:Callback|type # an instance, or a class to instantiate
+          ) -> Learner:
     "Add the callback `cb`, reachable as `learn.<cb.name>`."
     if isinstance(cb, type): cb = cb()
     existing = getattr(self, cb.name, None)
@@ -139,9 +142,10 @@ def add_cb(self:Learner, cb:Callback|type) -> Learner: # an instance, or a class
     self.cbs.append(cb); self._rebuild()
     return self
 
-# %% ../nbs/07_learner.ipynb #255f7a9e
+# %% ../nbs/07_learner.ipynb #db5298ed
 @patch
-def remove_cb(self:Learner, cb:Callback|type) -> Learner: # an instance, or a class (every callback of it)
+def remove_cb(self:Learner, cb:Callback|type # an instance, or a class (every callback of it)
+             ) -> Learner:
     "Remove the callback `cb`, or every callback of the class `cb`."
     for c in [c for c in self.cbs if (isinstance(c, cb) if isinstance(cb, type) else c is cb)]:
         self.cbs.remove(c)
@@ -201,8 +205,10 @@ def _shapes(o) -> str:
     if isinstance(o, (list, tuple)): return ', '.join(_shapes(x) for x in o)
     return type(o).__name__
 
-# %% ../nbs/07_learner.ipynb #8dc6b9f9
-def failing_layer(model:nn.Module, xb:tuple) -> tuple|None: # the model and its inputs
+# %% ../nbs/07_learner.ipynb #5ba46f50
+def failing_layer(model:nn.Module, # the model
+                  xb:tuple # its inputs
+                 ) -> tuple|None:
     "Run `model(*xb)` with hooks: `(name, module, input)` of the innermost module whose forward raised, or None."
     stack, names = [], {m: n for n, m in model.named_modules()}
     saved = {k: v.clone() for k, v in model.named_buffers()}
@@ -245,15 +251,15 @@ def _forward(self:Learner):
     try: return self.model(*self.xb)
     except Exception as e: raise prefix_error(e, _forward_note(self.model, self.xb))
 
-# %% ../nbs/07_learner.ipynb #07f7ff77
+# %% ../nbs/07_learner.ipynb #c7b080b5
 @patch
 def _compute_loss(self:Learner):
     "`loss_func(pred, *yb)`; when it fails, the error names the loss and both shapes."
     try: return self.loss_func(self.pred, *self.yb)
     except Exception as e:
-        name = getattr(self.loss_func, '__name__', type(self.loss_func).__name__)
-        raise prefix_error(e, f"The loss {name} could not compare the model output [{_shapes(self.pred)}] "
-                              f"with the targets [{_shapes(self.yb)}]; does the model's output fit the loss?")
+        lf = getattr(getattr(self.loss_func, '__self__', None), 'old_lf', None) or self.loss_func  # the user's, behind MixUp's
+        name = getattr(lf, '__name__', type(lf).__name__)
+        raise prefix_error(e, f"The loss {name} failed on the model output [{_shapes(self.pred)}] and the targets [{_shapes(self.yb)}]")
 
 # %% ../nbs/07_learner.ipynb #cd051adc
 @patch

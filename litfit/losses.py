@@ -11,7 +11,7 @@ from torch import nn, Tensor
 # %% auto #0
 __all__ = ['CrossEntropyLossFlat', 'BCEWithLogitsLossFlat', 'MSELossFlat', 'L1LossFlat']
 
-# %% ../nbs/01_losses.ipynb #00c693b3
+# %% ../nbs/01_losses.ipynb #4167cd92
 class CrossEntropyLossFlat(nn.Module):
     "Cross-entropy over the class axis `axis`, with any number of leading dimensions."
     y_int = True
@@ -28,10 +28,16 @@ class CrossEntropyLossFlat(nn.Module):
         if inp.ndim != 2 or self.axis not in (-1, 1): inp = inp.movedim(self.axis, -1).reshape(-1, inp.shape[self.axis])
         return F.cross_entropy(inp, targ.reshape(-1), weight=self.weight, ignore_index=self.ignore_index,
                                reduction=self.reduction, label_smoothing=self.label_smoothing)
-    def activation(self, x:Tensor) -> Tensor: return F.softmax(x, dim=self.axis)
-    def decodes(self, x:Tensor) -> Tensor: return x.argmax(dim=self.axis)
+    def activation(self, x:Tensor # the model output
+                  ) -> Tensor:
+        "Probabilities: softmax over `axis`."
+        return F.softmax(x, dim=self.axis)
+    def decodes(self, x:Tensor # the model output or its activation
+               ) -> Tensor:
+        "The predicted class: argmax over `axis`."
+        return x.argmax(dim=self.axis)
 
-# %% ../nbs/01_losses.ipynb #289bffa5
+# %% ../nbs/01_losses.ipynb #637db905
 class BCEWithLogitsLossFlat(nn.Module):
     "Binary cross-entropy on logits for multi-label targets (one-hot floats)."
     y_int = False
@@ -46,8 +52,14 @@ class BCEWithLogitsLossFlat(nn.Module):
             raise ValueError(f"BCEWithLogitsLossFlat needs outputs and targets of one shape, got {tuple(inp.shape)} and {tuple(targ.shape)}")
         res = F.binary_cross_entropy_with_logits(inp, targ.float(), pos_weight=self.pos_weight, reduction=self.reduction)
         return res.mean(dim=tuple(range(1, res.ndim))) if self.reduction == 'none' and res.ndim > 1 else res
-    def activation(self, x:Tensor) -> Tensor: return torch.sigmoid(x)
-    def decodes(self, x:Tensor) -> Tensor: return x > self.thresh
+    def activation(self, x:Tensor # the model output
+                  ) -> Tensor:
+        "Probabilities: the sigmoid of each logit."
+        return torch.sigmoid(x)
+    def decodes(self, x:Tensor # the activation (probabilities)
+               ) -> Tensor:
+        "The predicted labels: probabilities above `thresh`."
+        return x > self.thresh
 
 # %% ../nbs/01_losses.ipynb #136beb09
 class _FlatRegression(nn.Module):

@@ -32,8 +32,9 @@ def _loader_generators(dls) -> list:
             if isinstance(g, torch.Generator) and all(g is not h for h in gens): gens.append(g)
     return gens
 
-# %% ../nbs/10_lr_find.ipynb #42a0d1a5
-def rng_state(dls=None) -> dict: # also save the generators these loaders shuffle with
+# %% ../nbs/10_lr_find.ipynb #f81ea8bc
+def rng_state(dls=None # also save the generators these loaders shuffle with
+             ) -> dict:
     "The state of torch's (CPU and CUDA), Python's and NumPy's random generators, and of the loaders' own in `dls`."
     res = {'torch': torch.get_rng_state(), 'python': random.getstate(), 'numpy': np.random.get_state(),
            'loaders': [(g, g.get_state()) for g in _loader_generators(dls)]}
@@ -50,8 +51,9 @@ def set_rng_state(state:dict): # as returned by `rng_state`
 # %% ../nbs/10_lr_find.ipynb #a5d1f6da
 def _torch_opt(opt): return getattr(opt, 'opt', opt)
 
-# %% ../nbs/10_lr_find.ipynb #10bc25ff
-def training_state(learn) -> dict:
+# %% ../nbs/10_lr_find.ipynb #8bd2cfb5
+def training_state(learn # the Learner
+                  ) -> dict:
     "A copy in memory of what training changes: model weights, buffers and modes, optimizer state and hypers, RNGs."
     res = {'model': copy.deepcopy(learn.model.state_dict()), 'modes': [m.training for m in learn.model.modules()],
            'opt': learn.opt, 'rng': rng_state(learn.dls)}
@@ -61,8 +63,9 @@ def training_state(learn) -> dict:
         res['opt_groups'] = [copy.deepcopy({k: v for k, v in pg.items() if k != 'params'}) for pg in opt.param_groups]
     return res
 
-# %% ../nbs/10_lr_find.ipynb #7295a515
-def restore_training_state(learn, state:dict): # as returned by `training_state`
+# %% ../nbs/10_lr_find.ipynb #efcce6a6
+def restore_training_state(learn, # the Learner `training_state` was taken from
+                           state:dict): # as returned by `training_state`
     "Put back what `training_state` saved, into the same model and optimizer objects."
     learn.model.load_state_dict(state['model'])
     for m, mode in zip(learn.model.modules(), state['modes']): m.training = mode
@@ -73,7 +76,7 @@ def restore_training_state(learn, state:dict): # as returned by `training_state`
         for pg, saved in zip(opt.param_groups, state['opt_groups']): pg.update(saved)
     set_rng_state(state['rng'])
 
-# %% ../nbs/10_lr_find.ipynb #94d15769
+# %% ../nbs/10_lr_find.ipynb #fcf9df27
 @dataclass
 class LRFindResult:
     "The curve an `lr_find` recorded, and its suggestions."
@@ -83,7 +86,10 @@ class LRFindResult:
     stopped: str # why the run ended: 'num_it', 'diverged' or 'end of data'
     suggestions: tuple|None = None # a `SuggestedLRs` namedtuple
     points: dict = field(default_factory=dict) # suggestion name -> (x, y) marker on the curve
-    def plot(self, skip_end:int=5, ax=None): return plot_lr_find(self, skip_end, ax=ax)
+    def plot(self, skip_end:int=5, # points to leave out at the end
+             ax=None): # the axes to draw on (a new figure when None)
+        "Plot the curve with its suggestions (`plot_lr_find`); return the figure."
+        return plot_lr_find(self, skip_end, ax=ax)
 
 # %% ../nbs/10_lr_find.ipynb #2278e37f
 class LRFinder(ParamScheduler):
@@ -137,8 +143,10 @@ def _as_array(v) -> np.ndarray:
     if isinstance(v, Tensor): v = v.detach().cpu().double().numpy()
     return np.asarray(v, dtype=float).reshape(-1)
 
-# %% ../nbs/10_lr_find.ipynb #8924f202
-def clean_curve(lrs, losses) -> tuple:
+# %% ../nbs/10_lr_find.ipynb #4ec8230f
+def clean_curve(lrs, # the learning rates of the curve
+                losses # the loss at each
+               ) -> tuple:
     "`lrs` and `losses` as float arrays of equal length, cut at the first non-finite value (or non-positive lr)."
     lrs, losses = _as_array(lrs), _as_array(losses)
     n = min(len(lrs), len(losses))
@@ -149,16 +157,22 @@ def clean_curve(lrs, losses) -> tuple:
 # %% ../nbs/10_lr_find.ipynb #ae85ad7b
 def _point(lrs, losses, i:int) -> tuple: return float(lrs[i]), (float(lrs[i]), float(losses[i]))
 
-# %% ../nbs/10_lr_find.ipynb #059b5ca0
-def minimum(lrs, losses, num_it=None) -> tuple:
+# %% ../nbs/10_lr_find.ipynb #f6ae2913
+def minimum(lrs, # the learning rates of the curve
+            losses, # the smoothed loss at each
+            num_it=None # unused (fastai's argument)
+           ) -> tuple:
     "A tenth of the learning rate at the lowest loss (the point marks the minimum itself)."
     lrs, losses = clean_curve(lrs, losses)
     if not len(losses): return None, None
     i = int(np.argmin(losses))
     return float(lrs[i] / 10), _point(lrs, losses, i)[1]
 
-# %% ../nbs/10_lr_find.ipynb #8fd69e64
-def steep(lrs, losses, num_it=None) -> tuple:
+# %% ../nbs/10_lr_find.ipynb #c567be48
+def steep(lrs, # the learning rates of the curve
+          losses, # the smoothed loss at each
+          num_it=None # unused (fastai's argument)
+         ) -> tuple:
     "The learning rate where the loss falls fastest against `log(lr)` (left end of the steepest interval)."
     lrs, losses = clean_curve(lrs, losses)
     if not len(losses): return None, None
@@ -166,8 +180,9 @@ def steep(lrs, losses, num_it=None) -> tuple:
     slopes = np.where(np.isfinite(slopes), slopes, np.inf)
     return _point(lrs, losses, int(np.argmin(slopes)) if len(slopes) else 0)
 
-# %% ../nbs/10_lr_find.ipynb #89c81f44
-def longest_valley(losses) -> tuple:
+# %% ../nbs/10_lr_find.ipynb #39284543
+def longest_valley(losses # the losses of the curve
+                  ) -> tuple:
     "`(start, end)` of the longest strictly decreasing subsequence of `losses`, read as a contiguous range."
     losses = _as_array(losses)
     lds = np.ones(len(losses), dtype=int)
@@ -177,8 +192,11 @@ def longest_valley(losses) -> tuple:
     end = int(np.argmax(lds)) if len(lds) else 0
     return (end - int(lds[end]) if len(lds) else 0), end
 
-# %% ../nbs/10_lr_find.ipynb #1abb4483
-def valley(lrs, losses, num_it=None) -> tuple:
+# %% ../nbs/10_lr_find.ipynb #d2cdb6c2
+def valley(lrs, # the learning rates of the curve
+           losses, # the smoothed loss at each
+           num_it=None # unused (fastai's argument)
+          ) -> tuple:
     "The learning rate about half way into the longest valley of the loss curve."
     lrs, losses = clean_curve(lrs, losses)
     if not len(losses): return None, None
@@ -186,8 +204,11 @@ def valley(lrs, losses, num_it=None) -> tuple:
     third = (end - start) / 3
     return _point(lrs, losses, max(start + int(third) + int(third / 2), 0))
 
-# %% ../nbs/10_lr_find.ipynb #003beb92
-def slide(lrs, losses, num_it=None, lr_diff:int=15, # window width, in points
+# %% ../nbs/10_lr_find.ipynb #d18ce77f
+def slide(lrs, # the learning rates of the curve
+          losses, # the smoothed loss at each
+          num_it=None, # unused (fastai's argument)
+          lr_diff:int=15, # window width, in points
           thresh:float=0.005, # largest gradient difference at which the window stops
           adjust_value:float=1. # factor applied to the suggestion
 ) -> tuple:
@@ -209,8 +230,11 @@ class SuggestionMethod:
     "fastai's names for the suggestion functions."
     Valley, Slide, Minimum, Steep = valley, slide, minimum, steep
 
-# %% ../nbs/10_lr_find.ipynb #3a0e384b
-def suggestion_curve(lrs, losses, num_it:int) -> tuple:
+# %% ../nbs/10_lr_find.ipynb #9ec7e254
+def suggestion_curve(lrs, # the learning rates of the curve
+                     losses, # the smoothed loss at each
+                     num_it:int # the number of batches the finder was given
+                    ) -> tuple:
     "The part of the curve the suggestions read: without the first `num_it//10` and the last 5 points, cut at the first NaN."
     lrs, losses = _as_array(lrs)[num_it // 10:-5], _as_array(losses)[num_it // 10:-5]
     nan = np.isnan(losses)
@@ -278,11 +302,12 @@ def plot_lr_find(result:LRFindResult, # the curve and suggestions of an `lr_find
     if pts: ax.legend(loc='best')
     return ax.figure
 
-# %% ../nbs/10_lr_find.ipynb #5a0c3fd4
+# %% ../nbs/10_lr_find.ipynb #8ee65058
 @patch
 def plot_lr_find(self:Recorder, skip_end:int=5, # points to leave out at the end
                  return_fig:bool=True, # return the figure
-                 suggestions=None, nms=None, # learning rates to mark, and their names
+                 suggestions=None, # learning rates to mark (the last run's suggestions when None)
+                 nms=None, # their names (`suggestion 0`, ... when None)
                  ax=None): # the axes to draw on (a new figure when None)
     "Plot the curve of the Learner's last `lr_find` (or fit with `LRFinder`), as fastai's `recorder.plot_lr_find()`."
     res = getattr(self.learn, 'lr_find_result', None) if self.learn is not None else None
@@ -302,7 +327,7 @@ def _in_kernel() -> bool:
     ip = get_ipython()
     return ip is not None and getattr(ip, 'kernel', None) is not None
 
-# %% ../nbs/10_lr_find.ipynb #ecccf9ba
+# %% ../nbs/10_lr_find.ipynb #06559451
 class LRPicker:
     "An interactive `lr_find` plot: a log slider moves a marker along the curve; 'apply' sets `learn.lr`."
     def __init__(self, result:LRFindResult, # the curve to pick from
@@ -326,7 +351,9 @@ class LRPicker:
         self.widget = W.VBox([self.image, self.slider, W.HBox(self.buttons + [self.apply_button]), self.label])
         self._moved()
     @property
-    def chosen(self) -> float: return float(self.slider.value)
+    def chosen(self) -> float:
+        "The learning rate the slider points at."
+        return float(self.slider.value)
     def _repr_mimebundle_(self, **kwargs): return self.widget._repr_mimebundle_(**kwargs)
 
 # %% ../nbs/10_lr_find.ipynb #dd12f11a
@@ -341,9 +368,10 @@ def _make_plot(self:LRPicker):
     self.marker, = self.ax.plot([], [], 'D', color='k', ms=7, zorder=5)
     self.vline = self.ax.axvline(self.slider.value, color='k', lw=0.8, ls='--')
 
-# %% ../nbs/10_lr_find.ipynb #5dbc65d1
+# %% ../nbs/10_lr_find.ipynb #94c9747b
 @patch
-def loss_at(self:LRPicker, lr:float) -> float:
+def loss_at(self:LRPicker, lr:float # a learning rate
+           ) -> float:
     "The smoothed loss at `lr`, interpolated on the curve against `log(lr)`."
     return float(np.interp(math.log10(lr), np.log10(self.lrs), self.losses))
 

@@ -17,19 +17,28 @@ __all__ = ['Metric', 'AvgMetric', 'AvgLoss', 'AvgSmoothLoss', 'ValueMetric', 'fl
            'top_k_accuracy', 'accuracy_multi', 'mse', 'mae', 'msle', 'StatMetric', 'rmse', 'exp_rmspe', 'R2Score',
            'ExplainedVariance', 'PearsonCorrCoef', 'Precision', 'Recall', 'F1Score', 'FBeta', 'Jaccard',
            'BalancedAccuracy', 'CohenKappa', 'MatthewsCorrCoef', 'PrecisionMulti', 'RecallMulti', 'F1ScoreMulti',
-           'FBetaMulti', 'JaccardMulti', 'HammingLossMulti', 'Dice', 'JaccardCoeff', 'Perplexity', 'PredsBuffer',
-           'ActivationType', 'AccumMetric', 'skm_to_fastai', 'SpearmanCorrCoef', 'RocAuc', 'RocAucBinary',
-           'APScoreBinary', 'RocAucMulti', 'APScoreMulti', 'TorchMetric', 'mk_metric', 'share_buffers']
+           'FBetaMulti', 'JaccardMulti', 'HammingLossMulti', 'MatthewsCorrCoefMulti', 'BrierScoreMulti', 'Dice',
+           'JaccardCoeff', 'Perplexity', 'PredsBuffer', 'ActivationType', 'AccumMetric', 'skm_to_fastai',
+           'SpearmanCorrCoef', 'RocAuc', 'RocAucBinary', 'APScoreBinary', 'RocAucMulti', 'APScoreMulti', 'TorchMetric',
+           'mk_metric', 'share_buffers']
 
-# %% ../nbs/05_metrics.ipynb #3c23fdd5
+# %% ../nbs/05_metrics.ipynb #244c307f
 class Metric:
     "Base class of metrics: `reset`, `accumulate(learn)`, `value`, `name`."
-    def reset(self): pass
-    def accumulate(self, learn): pass
+    def reset(self):
+        "Forget the batches seen (called before each phase)."
+        pass
+    def accumulate(self, learn): # the Learner, after a batch (`pred`, `yb`, `loss`)
+        "Add one batch to the metric."
+        pass
     @property
-    def value(self): raise NotImplementedError
+    def value(self):
+        "The metric over the batches seen since `reset`."
+        raise NotImplementedError
     @property
-    def name(self) -> str: return class2attr(self, 'Metric')
+    def name(self) -> str:
+        "The column name: the snake-case class name without `Metric`."
+        return class2attr(self, 'Metric')
 
 # %% ../nbs/05_metrics.ipynb #2457837d
 class _BatchMean(Metric):
@@ -44,25 +53,28 @@ class _BatchMean(Metric):
     def state(self) -> dict: return {'vals': [v.detach().cpu() for v in self.vals], 'bss': list(self.bss)}
     def load_state(self, s:dict): self.vals, self.bss = list(s['vals']), list(s['bss'])
 
-# %% ../nbs/05_metrics.ipynb #0db7b141
+# %% ../nbs/05_metrics.ipynb #9d3122dc
 class AvgMetric(_BatchMean):
     "Batch-size-weighted mean of `func(pred, *yb)` over the epoch."
     def __init__(self, func): self.func = func; self.reset() # `func(pred, *targets)` -> a number for the batch
     def accumulate(self, learn): self.add(self.func(learn.pred, *learn.yb), find_bs(learn.yb))
     @property
     def name(self) -> str:
+        "`func`'s name (of the function a `partial` wraps)."
         f = getattr(self.func, 'func', self.func)
         return getattr(f, '__name__', type(f).__name__)
 
-# %% ../nbs/05_metrics.ipynb #4ef9bbda
+# %% ../nbs/05_metrics.ipynb #c26a30dc
 class AvgLoss(_BatchMean):
     "Batch-size-weighted mean of the loss over the epoch: the true epoch loss."
     def __init__(self): self.reset()
     def accumulate(self, learn): self.add(learn.loss, find_bs(learn.yb))
     @property
-    def name(self) -> str: return 'loss'
+    def name(self) -> str:
+        "'loss'."
+        return 'loss'
 
-# %% ../nbs/05_metrics.ipynb #0e4f575c
+# %% ../nbs/05_metrics.ipynb #9df9156d
 class AvgSmoothLoss(Metric):
     "Bias-corrected exponential moving average of the batch losses; `history` has one value per batch."
     def __init__(self, beta:float=0.98): self.beta = beta; self.reset() # weight of the past
@@ -76,85 +88,128 @@ class AvgSmoothLoss(Metric):
             self.val, self.count = self.beta * self.val + (1 - self.beta) * v, self.count + 1
             self.history.append(self.val / (1 - self.beta ** self.count))
     @property
-    def value(self) -> float|None: self.flush(); return self.history[-1] if self.history else None
-    def state(self) -> dict: self.flush(); return {'val': self.val, 'count': self.count, 'history': list(self.history)}
-    def load_state(self, s:dict): self.val, self.count, self.history, self.pending = s['val'], s['count'], list(s['history']), []
+    def value(self) -> float|None:
+        "The smoothed loss after the last batch (None before any)."
+        self.flush(); return self.history[-1] if self.history else None
+    def state(self) -> dict:
+        "The running average and `history`, as plain data."
+        self.flush(); return {'val': self.val, 'count': self.count, 'history': list(self.history)}
+    def load_state(self, s:dict): # what `state` returned
+        "Put back a `state`."
+        self.val, self.count, self.history, self.pending = s['val'], s['count'], list(s['history']), []
 
-# %% ../nbs/05_metrics.ipynb #f8edfb55
+# %% ../nbs/05_metrics.ipynb #38259ac9
 class ValueMetric(Metric):
     "A metric whose value `func()` computes (from state kept elsewhere); named `metric_name` or after `func`."
-    def __init__(self, func, metric_name:str|None=None): self.func, self.metric_name = func, metric_name # `func()` -> the value
+    def __init__(self, func, # `func()` -> the value
+                 metric_name:str|None=None): # the column name (`func`'s name when None)
+        self.func, self.metric_name = func, metric_name
     @property
-    def value(self): return self.func()
+    def value(self):
+        "`func()`."
+        return self.func()
     @property
-    def name(self) -> str: return self.metric_name or getattr(self.func, '__name__', 'value')
+    def name(self) -> str:
+        "`metric_name`, or `func`'s name."
+        return self.metric_name or getattr(self.func, '__name__', 'value')
 
-# %% ../nbs/05_metrics.ipynb #fc51e9e3
-def flatten_check(inp:Tensor, targ:Tensor) -> tuple:
+# %% ../nbs/05_metrics.ipynb #6ddd3761
+def flatten_check(inp:Tensor, # predictions
+                  targ:Tensor # targets, with as many elements
+                 ) -> tuple:
     "Flatten `inp` and `targ`, checking they have the same number of elements."
     inp, targ = inp.reshape(-1), targ.reshape(-1)
     if len(inp) != len(targ):
         raise ValueError(f"The predictions have {len(inp)} values and the targets {len(targ)}: they cannot be compared")
     return inp, targ
 
-# %% ../nbs/05_metrics.ipynb #42dcc7ba
-def accuracy(inp:Tensor, targ:Tensor, # model outputs (bs, classes) and class indices (bs,)
-             axis:int=-1) -> Tensor: # the class axis
+# %% ../nbs/05_metrics.ipynb #e0a35ba3
+def accuracy(inp:Tensor, # model outputs (bs, classes)
+             targ:Tensor, # class indices (bs,)
+             axis:int=-1 # the class axis
+            ) -> Tensor:
     "Fraction of predictions (argmax over `axis`) equal to the targets."
     pred, targ = flatten_check(inp.argmax(dim=axis), targ)
     return (pred == targ).float().mean()
 
-# %% ../nbs/05_metrics.ipynb #5b949dd1
-def error_rate(inp:Tensor, targ:Tensor, axis:int=-1) -> Tensor:
+# %% ../nbs/05_metrics.ipynb #ed286d69
+def error_rate(inp:Tensor, # model outputs (bs, classes)
+               targ:Tensor, # class indices (bs,)
+               axis:int=-1 # the class axis
+              ) -> Tensor:
     "1 - `accuracy`."
     return 1 - accuracy(inp, targ, axis=axis)
 
-# %% ../nbs/05_metrics.ipynb #7e0711c2
-def top_k_accuracy(inp:Tensor, targ:Tensor, k:int=5, # the target counts as found among the `k` highest outputs
-                   axis:int=-1) -> Tensor:
+# %% ../nbs/05_metrics.ipynb #914d9269
+def top_k_accuracy(inp:Tensor, # model outputs (bs, classes)
+                   targ:Tensor, # class indices (bs,)
+                   k:int=5, # the target counts as found among the `k` highest outputs
+                   axis:int=-1 # the class axis
+                  ) -> Tensor:
     "Fraction of targets among the `k` highest predictions."
     top = inp.topk(k=k, dim=axis).indices
     return (top == targ.unsqueeze(axis).expand_as(top)).any(dim=axis).float().mean()
 
-# %% ../nbs/05_metrics.ipynb #772ad0b8
-def accuracy_multi(inp:Tensor, targ:Tensor, # model outputs and 0/1 targets of one shape
+# %% ../nbs/05_metrics.ipynb #02d7c217
+def accuracy_multi(inp:Tensor, # model outputs (bs, labels)
+                   targ:Tensor, # 0/1 targets of the same shape
                    thresh:float=0.5, # a label is predicted above this
-                   sigmoid:bool=True) -> Tensor: # apply a sigmoid to `inp` first
+                   sigmoid:bool=True # apply a sigmoid to `inp` first
+                  ) -> Tensor:
     "Fraction of labels predicted right, with `thresh` after a `sigmoid` (multi-label accuracy)."
     inp, targ = flatten_check(inp, targ)
     if sigmoid: inp = inp.sigmoid()
     return ((inp > thresh) == targ.bool()).float().mean()
 
-# %% ../nbs/05_metrics.ipynb #72c02be9
-def mse(inp:Tensor, targ:Tensor) -> Tensor:
+# %% ../nbs/05_metrics.ipynb #35de92f9
+def mse(inp:Tensor, # predictions
+        targ:Tensor # targets, with as many elements
+       ) -> Tensor:
     "Mean squared error."
     return F.mse_loss(*[t.float() for t in flatten_check(inp, targ)])
 
-# %% ../nbs/05_metrics.ipynb #a034025a
-def mae(inp:Tensor, targ:Tensor) -> Tensor:
+# %% ../nbs/05_metrics.ipynb #5e208963
+def mae(inp:Tensor, # predictions
+        targ:Tensor # targets, with as many elements
+       ) -> Tensor:
     "Mean absolute error."
     inp, targ = flatten_check(inp, targ)
     return (inp.float() - targ.float()).abs().mean()
 
-# %% ../nbs/05_metrics.ipynb #90273678
-def msle(inp:Tensor, targ:Tensor) -> Tensor:
+# %% ../nbs/05_metrics.ipynb #4ab58565
+def msle(inp:Tensor, # predictions
+         targ:Tensor # targets, with as many elements
+        ) -> Tensor:
     "Mean squared logarithmic error: the MSE of `log(1 + x)`."
     inp, targ = flatten_check(inp, targ)
     return F.mse_loss(torch.log1p(inp.float()), torch.log1p(targ.float()))
 
-# %% ../nbs/05_metrics.ipynb #88f2985c
+# %% ../nbs/05_metrics.ipynb #984adc66
 class StatMetric(Metric):
     "A metric computed by `final(*sums)` from running sums of `stats(pred, targ)` (tensors, on the device)."
-    def __init__(self, stats, final, name:str): self.stats, self.final, self._name = stats, final, name; self.reset()
+    def __init__(self, stats, # `stats(pred, targ)` -> a batch's sums, a tuple of tensors
+                 final, # `final(*sums)` -> the value (a sum of one element as a float, others as arrays)
+                 name:str): # the column name
+        self.stats, self.final, self._name = stats, final, name; self.reset()
     def reset(self): self.sums = None
     def accumulate(self, learn): self.add(self.stats(learn.pred.detach(), learn.yb[0]))
-    def add(self, s:tuple): self.sums = s if self.sums is None else tuple(a + b for a, b in zip(self.sums, s))
+    def add(self, s:tuple): # a batch's sums, as `stats` gives them
+        "Add the sums `s` to the running sums."
+        self.sums = s if self.sums is None else tuple(a + b for a, b in zip(self.sums, s))
     @property
-    def value(self): return None if self.sums is None else self.final(*[t.item() if t.numel() == 1 else t.cpu().numpy() for t in self.sums])
+    def value(self):
+        "`final` of the running sums (None before any batch)."
+        return None if self.sums is None else self.final(*[t.item() if t.numel() == 1 else t.cpu().numpy() for t in self.sums])
     @property
-    def name(self) -> str: return self._name
-    def state(self) -> dict: return {'sums': None if self.sums is None else [t.detach().cpu() for t in self.sums]}
-    def load_state(self, s:dict): self.sums = None if s['sums'] is None else tuple(s['sums'])
+    def name(self) -> str:
+        "The `name` it was given."
+        return self._name
+    def state(self) -> dict:
+        "The running sums, on the CPU."
+        return {'sums': None if self.sums is None else [t.detach().cpu() for t in self.sums]}
+    def load_state(self, s:dict): # what `state` returned
+        "Put back a `state`."
+        self.sums = None if s['sums'] is None else tuple(s['sums'])
 
 # %% ../nbs/05_metrics.ipynb #f75bf366
 def _sq_err(p:Tensor, t:Tensor) -> tuple:
@@ -165,8 +220,10 @@ def _sq_err(p:Tensor, t:Tensor) -> tuple:
 # %% ../nbs/05_metrics.ipynb #10c7d066
 def _mean_sq_err(s:float, n:float): return s / n
 
-# %% ../nbs/05_metrics.ipynb #6121e152
-def rmse(inp:Tensor, targ:Tensor) -> Tensor:
+# %% ../nbs/05_metrics.ipynb #88e99b44
+def rmse(inp:Tensor, # predictions
+         targ:Tensor # targets, with as many elements
+        ) -> Tensor:
     "Root mean squared error (of the whole epoch, as a metric)."
     return torch.sqrt(F.mse_loss(*[t.float() for t in flatten_check(inp, targ)]))
 rmse.as_metric = lambda: StatMetric(_sq_err, lambda s, n: math.sqrt(s / n), 'rmse')
@@ -177,8 +234,10 @@ def _rmspe(p:Tensor, t:Tensor) -> tuple:
     r = (torch.exp(t.double()) - torch.exp(p.double())) / torch.exp(t.double())
     return (r ** 2).sum(), torch.tensor(float(len(r)), dtype=torch.float64, device=p.device)
 
-# %% ../nbs/05_metrics.ipynb #1a791008
-def exp_rmspe(inp:Tensor, targ:Tensor) -> Tensor:
+# %% ../nbs/05_metrics.ipynb #11f24f09
+def exp_rmspe(inp:Tensor, # predictions in log space
+              targ:Tensor # targets in log space
+             ) -> Tensor:
     "Root mean squared percentage error of `exp` of the predictions and targets (targets in log space)."
     s, n = _rmspe(inp, targ); return torch.sqrt(s / n)
 exp_rmspe.as_metric = lambda: StatMetric(_rmspe, lambda s, n: math.sqrt(s / n), 'exp_rmspe')
@@ -217,20 +276,28 @@ def _pearson(m) -> float:
     vp, vt, c, mp, mt = _cov(m)
     return c / math.sqrt(vp * vt) if vp > 0 and vt > 0 else float('nan')
 
-# %% ../nbs/05_metrics.ipynb #31437c3b
-def R2Score(sample_weight=None) -> Metric: # not supported (fastai's argument): must be None
+# %% ../nbs/05_metrics.ipynb #10a346c4
+def R2Score(sample_weight=None # not supported (fastai's argument): must be None
+           ) -> Metric:
     "R² (coefficient of determination), as sklearn's `r2_score` on the whole epoch."
     if sample_weight is not None: raise ValueError("R2Score: sample_weight is not supported")
     return StatMetric(_moments, _r2, 'r2_score')
 
-# %% ../nbs/05_metrics.ipynb #d88b3548
-def ExplainedVariance(sample_weight=None) -> Metric: # not supported (fastai's argument): must be None
+# %% ../nbs/05_metrics.ipynb #618fc0ca
+def ExplainedVariance(sample_weight=None # not supported (fastai's argument): must be None
+                     ) -> Metric:
     "Explained variance, as sklearn's `explained_variance_score` on the whole epoch."
     if sample_weight is not None: raise ValueError("ExplainedVariance: sample_weight is not supported")
     return StatMetric(_moments, _explained_variance, 'explained_variance_score')
 
-# %% ../nbs/05_metrics.ipynb #7b734fe0
-def PearsonCorrCoef(dim_argmax=None, activation='no', thresh=None, to_np=False, invert_arg=False, flatten=True) -> Metric: # fastai's arguments; the defaults only
+# %% ../nbs/05_metrics.ipynb #129d4c20
+def PearsonCorrCoef(dim_argmax=None, # ignored (fastai's `AccumMetric` argument)
+                    activation='no', # ignored (fastai's `AccumMetric` argument)
+                    thresh=None, # ignored (fastai's `AccumMetric` argument)
+                    to_np=False, # ignored (fastai's `AccumMetric` argument)
+                    invert_arg=False, # ignored (fastai's `AccumMetric` argument)
+                    flatten=True # ignored (fastai's `AccumMetric` argument)
+                   ) -> Metric:
     "Pearson's correlation of predictions and targets, as `scipy.stats.pearsonr` on the whole epoch."
     return StatMetric(_moments, _pearson, 'pearsonr')
 
@@ -264,12 +331,12 @@ def _average(per_label:np.ndarray, average:str|None, support:np.ndarray):
     if average == 'weighted': return float(np.average(per_label, weights=support)) if support.sum() else 0.
     return float(per_label.mean()) if len(per_label) else 0.
 
-# %% ../nbs/05_metrics.ipynb #cf201b30
+# %% ../nbs/05_metrics.ipynb #936ac5f0
 def _fbeta(tp, pred, true, beta:float, average:str|None):
     "F-beta from counts (micro: of the summed counts)."
     b2 = beta ** 2
-    if average == 'micro': tp, pred, true = tp.sum(), pred.sum(), true.sum()
-    return _average(_ratio((1 + b2) * tp, b2 * true + pred), None if average == 'micro' else average, true)
+    if average == 'micro': return float(_ratio((1 + b2) * tp.sum(), b2 * true.sum() + pred.sum()))
+    return _average(_ratio((1 + b2) * tp, b2 * true + pred), average, true)
 
 # %% ../nbs/05_metrics.ipynb #7d424418
 def _score(kind:str, labels=None, pos_label=1, average='binary', beta:float=1.):
@@ -291,33 +358,54 @@ def _classif(kind:str, name:str, axis:int=-1, labels=None, pos_label=1, average=
     if sample_weight is not None: raise ValueError(f"{name}: sample_weight is not supported")
     return StatMetric(_confusion(axis), _score(kind, labels, pos_label, average, beta), name)
 
-# %% ../nbs/05_metrics.ipynb #9769f91c
+# %% ../nbs/05_metrics.ipynb #51644b95
 def Precision(axis:int=-1, # the class axis of the outputs
-              labels=None, pos_label=1, average:str|None='binary', sample_weight=None) -> Metric: # sklearn's arguments
+              labels=None, # labels to score when `average` is not 'binary' (None: those present, as sklearn)
+              pos_label=1, # the class scored when `average='binary'`
+              average:str|None='binary', # 'binary' (the `pos_label` class), 'micro', 'macro', 'weighted' or None (per label)
+              sample_weight=None # not supported (sklearn's per-item weights): must be None
+             ) -> Metric:
     "Precision, as sklearn's `precision_score` on the whole epoch (argmax over `axis`)."
     return _classif('precision', 'precision_score', axis, labels, pos_label, average, sample_weight=sample_weight)
 
-# %% ../nbs/05_metrics.ipynb #ab107444
+# %% ../nbs/05_metrics.ipynb #7728ada1
 def Recall(axis:int=-1, # the class axis of the outputs
-           labels=None, pos_label=1, average:str|None='binary', sample_weight=None) -> Metric: # sklearn's arguments
+           labels=None, # labels to score when `average` is not 'binary' (None: those present, as sklearn)
+           pos_label=1, # the class scored when `average='binary'`
+           average:str|None='binary', # 'binary' (the `pos_label` class), 'micro', 'macro', 'weighted' or None (per label)
+           sample_weight=None # not supported (sklearn's per-item weights): must be None
+          ) -> Metric:
     "Recall, as sklearn's `recall_score` on the whole epoch."
     return _classif('recall', 'recall_score', axis, labels, pos_label, average, sample_weight=sample_weight)
 
-# %% ../nbs/05_metrics.ipynb #a27b5847
+# %% ../nbs/05_metrics.ipynb #336ed245
 def F1Score(axis:int=-1, # the class axis of the outputs
-            labels=None, pos_label=1, average:str|None='binary', sample_weight=None) -> Metric: # sklearn's arguments
+            labels=None, # labels to score when `average` is not 'binary' (None: those present, as sklearn)
+            pos_label=1, # the class scored when `average='binary'`
+            average:str|None='binary', # 'binary' (the `pos_label` class), 'micro', 'macro', 'weighted' or None (per label)
+            sample_weight=None # not supported (sklearn's per-item weights): must be None
+           ) -> Metric:
     "F1, as sklearn's `f1_score` on the whole epoch."
     return _classif('fbeta', 'f1_score', axis, labels, pos_label, average, 1., sample_weight)
 
-# %% ../nbs/05_metrics.ipynb #c08daec8
+# %% ../nbs/05_metrics.ipynb #43c98103
 def FBeta(beta:float, # weight of recall against precision
-          axis:int=-1, labels=None, pos_label=1, average:str|None='binary', sample_weight=None) -> Metric: # sklearn's arguments
+          axis:int=-1, # the class axis of the outputs
+          labels=None, # labels to score when `average` is not 'binary' (None: those present, as sklearn)
+          pos_label=1, # the class scored when `average='binary'`
+          average:str|None='binary', # 'binary' (the `pos_label` class), 'micro', 'macro', 'weighted' or None (per label)
+          sample_weight=None # not supported (sklearn's per-item weights): must be None
+         ) -> Metric:
     "F-beta, as sklearn's `fbeta_score` on the whole epoch."
     return _classif('fbeta', 'fbeta_score', axis, labels, pos_label, average, beta, sample_weight)
 
-# %% ../nbs/05_metrics.ipynb #f8378d8f
+# %% ../nbs/05_metrics.ipynb #43e44c63
 def Jaccard(axis:int=-1, # the class axis of the outputs
-            labels=None, pos_label=1, average:str|None='binary', sample_weight=None) -> Metric: # sklearn's arguments
+            labels=None, # labels to score when `average` is not 'binary' (None: those present, as sklearn)
+            pos_label=1, # the class scored when `average='binary'`
+            average:str|None='binary', # 'binary' (the `pos_label` class), 'micro', 'macro', 'weighted' or None (per label)
+            sample_weight=None # not supported (sklearn's per-item weights): must be None
+           ) -> Metric:
     "Jaccard index, as sklearn's `jaccard_score` on the whole epoch."
     return _classif('jaccard', 'jaccard_score', axis, labels, pos_label, average, sample_weight=sample_weight)
 
@@ -330,9 +418,11 @@ def _balanced(adjusted:bool):
         return (res - 1 / n) / (1 - 1 / n) if adjusted else res
     return score
 
-# %% ../nbs/05_metrics.ipynb #75e81d7f
+# %% ../nbs/05_metrics.ipynb #dfd4b936
 def BalancedAccuracy(axis:int=-1, # the class axis of the outputs
-                     sample_weight=None, adjusted:bool=False) -> Metric: # sklearn's arguments
+                     sample_weight=None, # not supported (sklearn's per-item weights): must be None
+                     adjusted:bool=False # rescale so that chance scores 0 and perfect 1 (sklearn's)
+                    ) -> Metric:
     "Balanced accuracy (mean recall over the classes of the targets), as sklearn's `balanced_accuracy_score`."
     if sample_weight is not None: raise ValueError("BalancedAccuracy: sample_weight is not supported")
     return StatMetric(_confusion(axis), _balanced(adjusted), 'balanced_accuracy_score')
@@ -349,9 +439,12 @@ def _kappa(weights:str|None):
         return float(1 - (w * cm).sum() / (w * expected).sum())
     return score
 
-# %% ../nbs/05_metrics.ipynb #cfb7d9c5
+# %% ../nbs/05_metrics.ipynb #613979a2
 def CohenKappa(axis:int=-1, # the class axis of the outputs
-               labels=None, weights:str|None=None, sample_weight=None) -> Metric: # sklearn's arguments
+               labels=None, # not supported (sklearn's labels to index the matrix): must be None
+               weights:str|None=None, # None, 'linear' or 'quadratic': sklearn's weighting of disagreements by distance
+               sample_weight=None # not supported (sklearn's per-item weights): must be None
+              ) -> Metric:
     "Cohen's kappa, as sklearn's `cohen_kappa_score` on the whole epoch."
     if labels is not None or sample_weight is not None: raise ValueError("CohenKappa: labels and sample_weight are not supported")
     return StatMetric(_confusion(axis), _kappa(weights), 'cohen_kappa_score')
@@ -363,17 +456,20 @@ def _mcc(cm) -> float:
     cov_tp, cov_pp, cov_tt = c * n - t @ p, n * n - p @ p, n * n - t @ t
     return 0. if cov_pp * cov_tt == 0 else float(cov_tp / math.sqrt(cov_tt * cov_pp))
 
-# %% ../nbs/05_metrics.ipynb #8fa07e0a
-def MatthewsCorrCoef(axis:int=-1, sample_weight=None) -> Metric: # the class axis, and sklearn's argument
+# %% ../nbs/05_metrics.ipynb #d6fa90da
+def MatthewsCorrCoef(axis:int=-1, # the class axis of the outputs
+                     sample_weight=None # not supported (sklearn's per-item weights): must be None
+                    ) -> Metric:
     "Matthews correlation coefficient, as sklearn's `matthews_corrcoef` on the whole epoch."
     if sample_weight is not None: raise ValueError("MatthewsCorrCoef: sample_weight is not supported")
     return StatMetric(_confusion(axis), _mcc, 'matthews_corrcoef')
 
-# %% ../nbs/05_metrics.ipynb #a564ce56
-def _multi_counts(thresh:float=0.5, sigmoid:bool=True):
+# %% ../nbs/05_metrics.ipynb #d536739e
+def _multi_counts(thresh:float=0.5, sigmoid:bool=True, labels=None):
     "Per-label true positives, predicted positives and actual positives, and the per-sample sums, of a multi-label batch."
     def stats(p:Tensor, t:Tensor) -> tuple:
         if p.shape != t.shape: raise ValueError(f"Multi-label metrics need outputs and targets of one shape, got {tuple(p.shape)} and {tuple(t.shape)}")
+        if labels is not None: p, t = p[:, list(labels)], t[:, list(labels)]   # only these label columns, as sklearn's `labels`
         pred, t = (torch.sigmoid(p) if sigmoid else p) >= thresh, t.bool()
         tp = (pred & t)
         n = torch.tensor(float(len(p)), dtype=torch.float64, device=p.device)
@@ -401,45 +497,109 @@ def _per_item(kind:str, beta:float):
         return torch.where(den > 0, num / den.clamp(min=1e-300), torch.zeros_like(num)).sum()
     return f
 
-# %% ../nbs/05_metrics.ipynb #bc5706c4
-def _multi(kind:str, name:str, thresh:float, sigmoid:bool, average:str, beta:float=1., sample_weight=None) -> Metric:
+# %% ../nbs/05_metrics.ipynb #1bbb78f9
+def _multi(kind:str, name:str, thresh:float, sigmoid:bool, average:str, beta:float=1., sample_weight=None, labels=None) -> Metric:
     if sample_weight is not None: raise ValueError(f"{name}: sample_weight is not supported")
-    counts = _multi_counts(thresh, sigmoid)
+    counts = _multi_counts(thresh, sigmoid, labels)
     if average == 'samples':
         f = _per_item(kind, beta)
         stats = lambda p, t: (lambda c: (f(c[4], c[5], c[6]), c[3]))(counts(p, t))
         return StatMetric(stats, lambda s, n: s / n, name)
     return StatMetric(lambda p, t: counts(p, t)[:4], _multi_score(kind, average, beta), name)
 
-# %% ../nbs/05_metrics.ipynb #317e292c
-def PrecisionMulti(thresh:float=0.5, sigmoid:bool=True, labels=None, pos_label=1, average:str='macro', sample_weight=None) -> Metric: # `thresh` after a `sigmoid`, and sklearn's arguments
+# %% ../nbs/05_metrics.ipynb #191027e6
+def PrecisionMulti(thresh:float=0.5, # a label is predicted at or above this
+                   sigmoid:bool=True, # apply a sigmoid to the outputs first
+                   labels=None, # score only these label columns (sklearn's `labels`); all when None
+                   pos_label=1, # ignored (sklearn ignores it unless `average='binary'`)
+                   average:str='macro', # 'macro', 'micro', 'weighted', 'samples' (per item) or None (per label)
+                   sample_weight=None # not supported (sklearn's per-item weights): must be None
+                  ) -> Metric:
     "Multi-label precision, as sklearn's `precision_score` on the whole epoch."
-    return _multi('precision', 'precision_score', thresh, sigmoid, average, sample_weight=sample_weight)
+    return _multi('precision', 'precision_score', thresh, sigmoid, average, sample_weight=sample_weight, labels=labels)
 
-# %% ../nbs/05_metrics.ipynb #acd36d4c
-def RecallMulti(thresh:float=0.5, sigmoid:bool=True, labels=None, pos_label=1, average:str='macro', sample_weight=None) -> Metric: # `thresh` after a `sigmoid`, and sklearn's arguments
+# %% ../nbs/05_metrics.ipynb #035a00cd
+def RecallMulti(thresh:float=0.5, # a label is predicted at or above this
+                sigmoid:bool=True, # apply a sigmoid to the outputs first
+                labels=None, # score only these label columns (sklearn's `labels`); all when None
+                pos_label=1, # ignored (sklearn ignores it unless `average='binary'`)
+                average:str='macro', # 'macro', 'micro', 'weighted', 'samples' (per item) or None (per label)
+                sample_weight=None # not supported (sklearn's per-item weights): must be None
+               ) -> Metric:
     "Multi-label recall, as sklearn's `recall_score` on the whole epoch."
-    return _multi('recall', 'recall_score', thresh, sigmoid, average, sample_weight=sample_weight)
+    return _multi('recall', 'recall_score', thresh, sigmoid, average, sample_weight=sample_weight, labels=labels)
 
-# %% ../nbs/05_metrics.ipynb #de51f755
-def F1ScoreMulti(thresh:float=0.5, sigmoid:bool=True, labels=None, pos_label=1, average:str='macro', sample_weight=None) -> Metric: # `thresh` after a `sigmoid`, and sklearn's arguments
+# %% ../nbs/05_metrics.ipynb #93582542
+def F1ScoreMulti(thresh:float=0.5, # a label is predicted at or above this
+                 sigmoid:bool=True, # apply a sigmoid to the outputs first
+                 labels=None, # score only these label columns (sklearn's `labels`); all when None
+                 pos_label=1, # ignored (sklearn ignores it unless `average='binary'`)
+                 average:str='macro', # 'macro', 'micro', 'weighted', 'samples' (per item) or None (per label)
+                 sample_weight=None # not supported (sklearn's per-item weights): must be None
+                ) -> Metric:
     "Multi-label F1, as sklearn's `f1_score` on the whole epoch."
-    return _multi('fbeta', 'f1_score', thresh, sigmoid, average, 1., sample_weight)
+    return _multi('fbeta', 'f1_score', thresh, sigmoid, average, 1., sample_weight, labels)
 
-# %% ../nbs/05_metrics.ipynb #768d1a91
-def FBetaMulti(beta:float, thresh:float=0.5, sigmoid:bool=True, labels=None, pos_label=1, average:str='macro', sample_weight=None) -> Metric: # weight of recall, `thresh` after a `sigmoid`, and sklearn's arguments
+# %% ../nbs/05_metrics.ipynb #97a64e30
+def FBetaMulti(beta:float, # weight of recall against precision
+               thresh:float=0.5, # a label is predicted at or above this
+               sigmoid:bool=True, # apply a sigmoid to the outputs first
+               labels=None, # score only these label columns (sklearn's `labels`); all when None
+               pos_label=1, # ignored (sklearn ignores it unless `average='binary'`)
+               average:str='macro', # 'macro', 'micro', 'weighted', 'samples' (per item) or None (per label)
+               sample_weight=None # not supported (sklearn's per-item weights): must be None
+              ) -> Metric:
     "Multi-label F-beta, as sklearn's `fbeta_score` on the whole epoch."
-    return _multi('fbeta', 'fbeta_score', thresh, sigmoid, average, beta, sample_weight)
+    return _multi('fbeta', 'fbeta_score', thresh, sigmoid, average, beta, sample_weight, labels)
 
-# %% ../nbs/05_metrics.ipynb #3042539a
-def JaccardMulti(thresh:float=0.5, sigmoid:bool=True, labels=None, pos_label=1, average:str='macro', sample_weight=None) -> Metric: # `thresh` after a `sigmoid`, and sklearn's arguments
+# %% ../nbs/05_metrics.ipynb #d7fdeb7c
+def JaccardMulti(thresh:float=0.5, # a label is predicted at or above this
+                 sigmoid:bool=True, # apply a sigmoid to the outputs first
+                 labels=None, # score only these label columns (sklearn's `labels`); all when None
+                 pos_label=1, # ignored (sklearn ignores it unless `average='binary'`)
+                 average:str='macro', # 'macro', 'micro', 'weighted', 'samples' (per item) or None (per label)
+                 sample_weight=None # not supported (sklearn's per-item weights): must be None
+                ) -> Metric:
     "Multi-label Jaccard index, as sklearn's `jaccard_score` on the whole epoch."
-    return _multi('jaccard', 'jaccard_score', thresh, sigmoid, average, sample_weight=sample_weight)
+    return _multi('jaccard', 'jaccard_score', thresh, sigmoid, average, sample_weight=sample_weight, labels=labels)
 
-# %% ../nbs/05_metrics.ipynb #1f836497
-def HammingLossMulti(thresh:float=0.5, sigmoid:bool=True, labels=None, sample_weight=None) -> Metric: # `thresh` after a `sigmoid`, and sklearn's arguments
+# %% ../nbs/05_metrics.ipynb #b58b553c
+def HammingLossMulti(thresh:float=0.5, # a label is predicted at or above this
+                     sigmoid:bool=True, # apply a sigmoid to the outputs first
+                     labels=None, # score only these label columns (sklearn's `labels`); all when None
+                     sample_weight=None # not supported (sklearn's per-item weights): must be None
+                    ) -> Metric:
     "Fraction of wrong labels, as sklearn's `hamming_loss` on the whole epoch."
-    return _multi('hamming', 'hamming_loss', thresh, sigmoid, 'macro', sample_weight=sample_weight)
+    return _multi('hamming', 'hamming_loss', thresh, sigmoid, 'macro', sample_weight=sample_weight, labels=labels)
+
+# %% ../nbs/05_metrics.ipynb #0109544c
+def _pooled_mcc(tp, pred, true, n) -> float:
+    "The MCC of every (item, label) decision pooled: sklearn's `matthews_corrcoef` on the flattened indicators."
+    TP, P, T, N = float(tp.sum()), float(pred.sum()), float(true.sum()), float(n) * len(tp)
+    den = P * (N - P) * T * (N - T)
+    return 0. if den == 0 else (N * TP - P * T) / math.sqrt(den)
+
+# %% ../nbs/05_metrics.ipynb #4001c947
+def MatthewsCorrCoefMulti(thresh:float=0.5, # a label is predicted at or above this
+                          sigmoid:bool=True, # apply a sigmoid to the outputs first
+                          sample_weight=None # not supported (sklearn's per-item weights): must be None
+                         ) -> Metric:
+    "Matthews correlation of every (item, label) decision, pooled, on the whole epoch."
+    if sample_weight is not None: raise ValueError("MatthewsCorrCoefMulti: sample_weight is not supported")
+    return StatMetric(lambda p, t: _multi_counts(thresh, sigmoid)(p, t)[:4], _pooled_mcc, 'matthews_corrcoef')
+
+# %% ../nbs/05_metrics.ipynb #766c9294
+def BrierScoreMulti(thresh:float=0.5, # not used: the Brier score is of probabilities (kept for fastai's signature)
+                    sigmoid:bool=True, # apply a sigmoid to the outputs first
+                    sample_weight=None, # not supported (sklearn's per-item weights): must be None
+                    pos_label=None # not used (the positive label is 1)
+                   ) -> Metric:
+    "Mean squared difference between each label's probability and its 0/1 target, over every (item, label), on the whole epoch."
+    if sample_weight is not None: raise ValueError("BrierScoreMulti: sample_weight is not supported")
+    def stats(p:Tensor, t:Tensor) -> tuple:
+        if p.shape != t.shape: raise ValueError(f"Multi-label metrics need outputs and targets of one shape, got {tuple(p.shape)} and {tuple(t.shape)}")
+        return ((torch.sigmoid(p) if sigmoid else p).double() - t.double()).pow(2).sum(), torch.tensor(float(p.numel()), dtype=torch.float64, device=p.device)
+    return StatMetric(stats, lambda s, n: s / n, 'brier_score_loss')
 
 # %% ../nbs/05_metrics.ipynb #b580ec37
 def _dice_counts(axis:int=1):
@@ -449,36 +609,46 @@ def _dice_counts(axis:int=1):
         return (pred * targ).double().sum(), (pred + targ).double().sum()
     return stats
 
-# %% ../nbs/05_metrics.ipynb #708a2857
-def Dice(axis:int=1) -> Metric: # the class axis of the outputs
+# %% ../nbs/05_metrics.ipynb #ef9f345b
+def Dice(axis:int=1 # the class axis of the outputs
+        ) -> Metric:
     "Dice coefficient `2|A∩B| / (|A|+|B|)` of binary masks, over the whole epoch."
     return StatMetric(_dice_counts(axis), lambda inter, union: 2 * inter / union if union > 0 else None, 'dice')
 
-# %% ../nbs/05_metrics.ipynb #8bfc4496
-def JaccardCoeff(axis:int=1) -> Metric: # the class axis of the outputs
+# %% ../nbs/05_metrics.ipynb #30b258d2
+def JaccardCoeff(axis:int=1 # the class axis of the outputs
+                ) -> Metric:
     "Jaccard coefficient `|A∩B| / |A∪B|` of binary masks, over the whole epoch."
     return StatMetric(_dice_counts(axis), lambda inter, union: inter / (union - inter) if union > inter else None, 'jaccard_coeff')
 
-# %% ../nbs/05_metrics.ipynb #13155272
+# %% ../nbs/05_metrics.ipynb #75ad0886
 class Perplexity(AvgLoss):
     "`exp` of the epoch's loss: the perplexity of a language model."
     @property
     def value(self) -> float|None:
+        "`exp` of the mean loss."
         v = super().value
         return None if v is None else math.exp(v)
     @property
-    def name(self) -> str: return 'perplexity'
+    def name(self) -> str:
+        "'perplexity'."
+        return 'perplexity'
 
-# %% ../nbs/05_metrics.ipynb #5d9d6327
+# %% ../nbs/05_metrics.ipynb #98b45fa8
 class PredsBuffer:
     "The predictions and targets of each batch of a phase, stored once for every metric that reads them."
     def __init__(self): self.reset()
-    def reset(self): self.preds, self.targs, self.last, self._cat = [], [], None, None
-    def add(self, pred:Tensor, targ:Tensor):
+    def reset(self):
+        "Forget the stored batches."
+        self.preds, self.targs, self.last, self._cat = [], [], None, None
+    def add(self, pred:Tensor, # a batch's outputs
+            targ:Tensor): # its targets
+        "Store a batch, unless it is the one stored last."
         if pred is self.last: return           # another metric already stored this batch
         self.last, self._cat = pred, None
         self.preds.append(pred.detach()); self.targs.append(targ.detach())
     def get(self) -> tuple:
+        "`(preds, targs)`: every stored batch concatenated (`(None, None)` when empty)."
         if self._cat is None: self._cat = (torch.cat(self.preds), torch.cat(self.targs)) if self.preds else (None, None)
         return self._cat
 
@@ -490,7 +660,7 @@ class ActivationType:
 # %% ../nbs/05_metrics.ipynb #5eb1a2bf
 def _softmax_dim(x:Tensor, dim): return dim if dim is not None else (0 if x.ndim in (0, 1, 3) else 1)
 
-# %% ../nbs/05_metrics.ipynb #d41ed98b
+# %% ../nbs/05_metrics.ipynb #7a6651af
 class AccumMetric(Metric):
     "`func(preds, targs, **kwargs)` on every prediction of the epoch, after an activation, argmax or threshold."
     def __init__(self, func, # `func(preds, targs)` (or `(targs, preds)` with `invert_arg`) -> the value
@@ -507,11 +677,14 @@ class AccumMetric(Metric):
     def reset(self): self.buffer.reset()
     def accumulate(self, learn): self.buffer.add(learn.pred, learn.yb[0])
     @property
-    def name(self) -> str: return self._name or getattr(self.func, 'func', self.func).__name__
+    def name(self) -> str:
+        "`name`, or `func`'s name."
+        return self._name or getattr(self.func, 'func', self.func).__name__
 
-# %% ../nbs/05_metrics.ipynb #6949a7ee
+# %% ../nbs/05_metrics.ipynb #9a2fdde5
 @patch
-def transform(self:AccumMetric, p:Tensor) -> Tensor:
+def transform(self:AccumMetric, p:Tensor # the outputs of the epoch
+             ) -> Tensor:
     "The activation, argmax and threshold, in fastai's order (argmax only without an activation)."
     if self.activation in (ActivationType.Softmax, ActivationType.BinarySoftmax):
         p = F.softmax(p, dim=_softmax_dim(p, self.dim_argmax))
@@ -554,50 +727,78 @@ def skm_to_fastai(func, # an sklearn metric `func(y_true, y_pred, **kwargs)`
     if activation is None: activation = ActivationType.Sigmoid if (is_class and thresh is not None) else ActivationType.No
     return AccumMetric(func, dim_argmax=dim_argmax, activation=activation, thresh=thresh, to_np=True, invert_arg=True, **kwargs)
 
-# %% ../nbs/05_metrics.ipynb #252fd9a7
-def SpearmanCorrCoef(dim_argmax=None, activation='no', thresh=None, to_np=False, invert_arg=False, flatten=True) -> AccumMetric: # fastai's arguments
+# %% ../nbs/05_metrics.ipynb #7f10e17b
+def SpearmanCorrCoef(dim_argmax=None, # argmax over this axis (a falsy value, 0 included, means none)
+                     activation='no', # 'no', 'sigmoid', 'softmax' or 'binarysoftmax' (`ActivationType`)
+                     thresh=None, # predictions become `p >= thresh` (a falsy value, 0 included, means none)
+                     to_np=False, # ignored (fastai's argument): the values are NumPy arrays
+                     invert_arg=False, # call `spearmanr(targs, preds)` (the same value)
+                     flatten=True # flatten predictions and targets, checking their lengths
+                    ) -> AccumMetric:
     "Spearman's rank correlation, as `scipy.stats.spearmanr` on the whole epoch."
     import scipy.stats as scs
     def spearmanr(x, y): return scs.spearmanr(x, y)[0]
     return AccumMetric(spearmanr, dim_argmax=dim_argmax, activation=activation, thresh=thresh, to_np=True, invert_arg=invert_arg, flatten=flatten)
 
-# %% ../nbs/05_metrics.ipynb #22a8429a
-def RocAuc(axis:int=-1, average:str='macro', sample_weight=None, max_fpr=None, multi_class:str='ovr') -> AccumMetric: # sklearn's arguments
+# %% ../nbs/05_metrics.ipynb #254b6697
+def RocAuc(axis:int=-1, # the class axis of the outputs
+           average:str='macro', # how sklearn averages the per-class AUCs: 'macro', 'weighted' ('micro' too with 'ovr')
+           sample_weight=None, # sklearn's weights of the items of the epoch (None: equal)
+           max_fpr=None, # sklearn's partial AUC: must be None for multi-class targets
+           multi_class:str='ovr' # 'ovr' (each class against the rest) or 'ovo' (each pair), as sklearn
+          ) -> AccumMetric:
     "ROC AUC of single-label classification (softmax over `axis`), as sklearn's `roc_auc_score`."
     import sklearn.metrics as skm
     m = skm_to_fastai(skm.roc_auc_score, axis=axis, activation=ActivationType.Softmax, flatten=False, average=average,
                       sample_weight=sample_weight, max_fpr=max_fpr, multi_class=multi_class)
     m.dim_argmax = axis; return m
 
-# %% ../nbs/05_metrics.ipynb #28e2f317
-def RocAucBinary(axis:int=-1, average:str='macro', sample_weight=None, max_fpr=None, multi_class:str='raise') -> AccumMetric: # sklearn's arguments
+# %% ../nbs/05_metrics.ipynb #26d5a6c9
+def RocAucBinary(axis:int=-1, # the class axis of the outputs
+                 average:str='macro', # ignored by sklearn for binary targets
+                 sample_weight=None, # sklearn's weights of the items of the epoch (None: equal)
+                 max_fpr=None, # sklearn's standardized partial AUC up to this false positive rate (None: full AUC)
+                 multi_class:str='raise' # sklearn's handling of multi-class targets: 'raise' refuses them
+                ) -> AccumMetric:
     "ROC AUC of binary classification (the positive class's softmax probability), as sklearn's `roc_auc_score`."
     import sklearn.metrics as skm
     return skm_to_fastai(skm.roc_auc_score, axis=axis, activation=ActivationType.BinarySoftmax, average=average,
                          sample_weight=sample_weight, max_fpr=max_fpr, multi_class=multi_class)
 
-# %% ../nbs/05_metrics.ipynb #de53547f
-def APScoreBinary(axis:int=-1, average:str='macro', pos_label=1, sample_weight=None) -> AccumMetric: # sklearn's arguments
+# %% ../nbs/05_metrics.ipynb #29f8a14c
+def APScoreBinary(axis:int=-1, # the class axis of the outputs
+                  average:str='macro', # ignored by sklearn for binary targets
+                  pos_label=1, # the target value of the positive class (sklearn's)
+                  sample_weight=None # sklearn's weights of the items of the epoch (None: equal)
+                 ) -> AccumMetric:
     "Average precision of binary classification, as sklearn's `average_precision_score`."
     import sklearn.metrics as skm
     return skm_to_fastai(skm.average_precision_score, axis=axis, activation=ActivationType.BinarySoftmax, average=average,
                          pos_label=pos_label, sample_weight=sample_weight)
 
-# %% ../nbs/05_metrics.ipynb #f60e8aa7
-def RocAucMulti(sigmoid:bool=True, average:str='macro', sample_weight=None, max_fpr=None) -> AccumMetric: # sklearn's arguments
+# %% ../nbs/05_metrics.ipynb #e1af3a21
+def RocAucMulti(sigmoid:bool=True, # apply a sigmoid to the outputs first
+                average:str='macro', # sklearn's averaging over the labels: 'macro', 'micro', 'weighted', 'samples' or None (per label)
+                sample_weight=None, # sklearn's weights of the items of the epoch (None: equal)
+                max_fpr=None # sklearn's standardized partial AUC up to this false positive rate (None: full AUC)
+               ) -> AccumMetric:
     "ROC AUC of multi-label classification (sigmoid probabilities), as sklearn's `roc_auc_score`."
     import sklearn.metrics as skm
     return skm_to_fastai(skm.roc_auc_score, activation=ActivationType.Sigmoid if sigmoid else ActivationType.No, flatten=False,
                          average=average, sample_weight=sample_weight, max_fpr=max_fpr)
 
-# %% ../nbs/05_metrics.ipynb #7d171d07
-def APScoreMulti(sigmoid:bool=True, average:str='macro', pos_label=1, sample_weight=None) -> AccumMetric: # sklearn's arguments
+# %% ../nbs/05_metrics.ipynb #2f481021
+def APScoreMulti(sigmoid:bool=True, # apply a sigmoid to the outputs first
+                 average:str='macro', # sklearn's averaging over the labels: 'macro', 'micro', 'weighted', 'samples' or None (per label)
+                 pos_label=1, # must be 1: sklearn fixes it for multi-label targets
+                 sample_weight=None # sklearn's weights of the items of the epoch (None: equal)
+                ) -> AccumMetric:
     "Average precision of multi-label classification, as sklearn's `average_precision_score`."
     import sklearn.metrics as skm
     return skm_to_fastai(skm.average_precision_score, activation=ActivationType.Sigmoid if sigmoid else ActivationType.No,
                          flatten=False, average=average, pos_label=pos_label, sample_weight=sample_weight)
 
-# %% ../nbs/05_metrics.ipynb #022a1fa3
+# %% ../nbs/05_metrics.ipynb #6a638347
 class TorchMetric(Metric):
     "A torchmetrics `Metric` in litfit's protocol: `update(pred, *targets)` per batch, `compute()` at the end."
     def __init__(self, m): self.m = m # a `torchmetrics.Metric`
@@ -609,16 +810,20 @@ class TorchMetric(Metric):
         self.m.update(p, *learn.yb)
     @property
     def value(self):
+        "The torchmetrics metric's `compute()`, a number when it is one."
         v = self.m.compute()
         return v.item() if isinstance(v, Tensor) and v.numel() == 1 else v
     @property
-    def name(self) -> str: return camel2snake(type(self.m).__name__)
+    def name(self) -> str:
+        "The snake-case name of the torchmetrics class."
+        return camel2snake(type(self.m).__name__)
 
 # %% ../nbs/05_metrics.ipynb #0152c0f5
 def _is_torchmetric(m) -> bool: return any(c.__module__.startswith('torchmetrics') and c.__name__ == 'Metric' for c in type(m).__mro__)
 
-# %% ../nbs/05_metrics.ipynb #551d0e10
-def mk_metric(m) -> Metric: # a `Metric` (instance or class), a function, or a torchmetrics `Metric`
+# %% ../nbs/05_metrics.ipynb #f0d604fd
+def mk_metric(m # a `Metric` (instance or class), a function, or a torchmetrics `Metric`
+             ) -> Metric:
     "A `Metric` from a metric instance or class, a function (its streaming version when it has one), or a torchmetrics metric."
     if isinstance(m, type): m = m()
     if isinstance(m, Metric): return m
@@ -626,8 +831,9 @@ def mk_metric(m) -> Metric: # a `Metric` (instance or class), a function, or a t
     if hasattr(m, 'as_metric'): return m.as_metric()
     return AvgMetric(m)
 
-# %% ../nbs/05_metrics.ipynb #f267b4cf
-def share_buffers(metrics:list) -> list: # the metrics of one Learner
+# %% ../nbs/05_metrics.ipynb #ba66faa6
+def share_buffers(metrics:list # the metrics of one Learner
+                 ) -> list:
     "Make every `AccumMetric` of `metrics` read one `PredsBuffer`."
     buf = PredsBuffer()
     for m in metrics:

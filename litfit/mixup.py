@@ -15,10 +15,11 @@ from .callback import Callback
 # %% auto #0
 __all__ = ['NoneReduce', 'reduce_loss', 'MixHandler', 'MixUp', 'CutMix']
 
-# %% ../nbs/19a_mixup.ipynb #a1c27ec8
+# %% ../nbs/19a_mixup.ipynb #688098c7
 class NoneReduce:
     "Inside the block, `loss_func` gives one loss per item: its `reduction` set to `'none'`, or passed as an argument."
-    def __init__(self, loss_func): self.loss_func, self.old_red = loss_func, None
+    def __init__(self, loss_func): # a loss with a `reduction` attribute, or a function taking `reduction=`
+        self.loss_func, self.old_red = loss_func, None
     def __enter__(self):
         if hasattr(self.loss_func, 'reduction'):
             self.old_red, self.loss_func.reduction = self.loss_func.reduction, 'none'
@@ -61,14 +62,17 @@ class MixHandler(Callback):
         if self.old_lf is not None: self.learn.loss_func, self.old_lf = self.old_lf, None
     after_cancel_train = after_cancel_fit = after_fit = after_train
 
-# %% ../nbs/19a_mixup.ipynb #255044b6
+# %% ../nbs/19a_mixup.ipynb #91214bd2
 @patch
-def _check_inputs(self:MixHandler):
-    "Refuse inputs that cannot be blended (integers: token ids, uint8 images)."
+def _check_inputs(self:MixHandler, min_dims:int=1): # CutMix needs images: (bs, [channels,] height, width)
+    "Refuse inputs that cannot be blended (integers: token ids, uint8 images), or that are not images where boxes are cut."
     for i, x in enumerate(self.xb):
         if not x.is_floating_point():
             raise TypeError(f"{type(self).__name__} blends the inputs, but input {i} is {str(x.dtype).replace('torch.', '')} "
                             f"{tuple(x.shape)}; convert it to floats first (images: `IntToFloatTensor` in `batch_tfms`)")
+    if self.xb[0].ndim < min_dims:
+        raise TypeError(f"{type(self).__name__} cuts boxes out of images, (bs, [channels,] height, width), but input 0 has shape "
+                        f"{tuple(self.xb[0].shape)}; use MixUp for data that is not images")
 
 # %% ../nbs/19a_mixup.ipynb #f4f9866b
 @patch
@@ -80,9 +84,10 @@ def _mix_targets(self:MixHandler):
                         f"{getattr(self.old_lf, '__name__', type(self.old_lf).__name__)} has no `reduction` attribute or argument")
     if not self.stack_y: self.learn.yb = tuple(torch.lerp(y1, y, _bcast(self.lam, y)) for y1, y in zip(self.yb1, self.yb))
 
-# %% ../nbs/19a_mixup.ipynb #bdccae04
+# %% ../nbs/19a_mixup.ipynb #1242c0f6
 @patch
-def lf(self:MixHandler, pred, *yb):
+def lf(self:MixHandler, pred, # the model's output
+       *yb):
     "In training with integer targets, each item's `lam·L(pred, y) + (1-lam)·L(pred, y')`, reduced as the loss would."
     if not (self.training and self.stack_y): return self.old_lf(pred, *yb)
     with NoneReduce(self.old_lf) as lf: l, l1 = lf(pred, *yb), lf(pred, *self.yb1)
@@ -104,12 +109,12 @@ class MixUp(MixHandler):
         self.learn.xb = tuple(torch.lerp(x1, x, _bcast(self.lam, x)) for x1, x in zip(xb1, self.xb))
         self._mix_targets()
 
-# %% ../nbs/19a_mixup.ipynb #d5c9ffce
+# %% ../nbs/19a_mixup.ipynb #41e1d634
 class CutMix(MixHandler):
     "Paste a random box of another image of the batch into each image; `lam` is the share of the image left as it was."
     def __init__(self, alpha:float=1.): super().__init__(alpha) # the Beta distribution's parameter
     def before_batch(self):
-        self._check_inputs()
+        self._check_inputs(min_dims=3)
         x = self.xb[0]
         bs, H, W = x.shape[0], x.shape[-2], x.shape[-1]
         lam, shuffle = self.distrib.sample((1,)), torch.randperm(bs).to(x.device)
@@ -119,10 +124,12 @@ class CutMix(MixHandler):
         self.learn.xb, self.lam = (x, *self.xb[1:]), 1 - (x2 - x1) * (y2 - y1) / (W * H)
         self._mix_targets()
 
-# %% ../nbs/19a_mixup.ipynb #739c9c45
+# %% ../nbs/19a_mixup.ipynb #2e06015d
 @patch
-def rand_bbox(self:CutMix, W:int, H:int, # the image's width and height
-              lam:Tensor) -> tuple: # the drawn weight: the box covers about `1-lam` of the image
+def rand_bbox(self:CutMix, W:int, # the image's width
+              H:int, # the image's height
+              lam:Tensor # the drawn weight: the box covers about `1-lam` of the image
+             ) -> tuple:
     "A box `(x1, y1, x2, y2)` of about `(1-lam)·W·H` pixels around a uniformly drawn centre, clipped to the image."
     cut_rat = torch.sqrt(1. - lam)
     cut_w, cut_h = torch.round(W * cut_rat).long(), torch.round(H * cut_rat).long()

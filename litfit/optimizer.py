@@ -29,8 +29,9 @@ def norm_bias_params(m:nn.Module, # the model
         elif with_bias and isinstance(getattr(mod, 'bias', None), nn.Parameter): res.append(mod.bias)
     return res
 
-# %% ../nbs/03_optimizer.ipynb #60468a3c
-def trainable_params(m:nn.Module) -> list: # the model
+# %% ../nbs/03_optimizer.ipynb #22ac277c
+def trainable_params(m:nn.Module # the model
+                    ) -> list:
     "The default splitter: one group of the parameters of `m` that require gradients."
     return [p for p in m.parameters() if p.requires_grad]
 
@@ -76,7 +77,7 @@ def _torch_key(pg:dict, name:str) -> tuple:
     if name == 'wd': return ('decoupled_wd' if 'decoupled_wd' in pg else 'weight_decay', None)
     return name, None
 
-# %% ../nbs/03_optimizer.ipynb #01bab880
+# %% ../nbs/03_optimizer.ipynb #d33a568d
 class OptimWrapper:
     "A `torch.optim` optimizer whose hyper-parameters are read and set by fastai's names, per litfit group."
     def __init__(self, opt:torch.optim.Optimizer): # the torch optimizer to wrap
@@ -93,15 +94,24 @@ class OptimWrapper:
     param_groups = property(lambda self: self.opt.param_groups, doc="The torch optimizer's groups")
     state = property(lambda self: self.opt.state, doc="The torch optimizer's per-parameter state")
     n_groups = property(lambda self: len(self.groups), doc="The number of litfit groups")
-    def zero_grad(self, set_to_none:bool=True): self.opt.zero_grad(set_to_none=set_to_none)
-    def clear_state(self): self.opt.state.clear()
-    def state_dict(self) -> dict: return self.opt.state_dict()
-    def load_state_dict(self, sd:dict): self.opt.load_state_dict(sd); self._index_groups()
+    def zero_grad(self, set_to_none:bool=True): # free the gradients rather than fill them with zeros
+        "Clear the gradients of every parameter."
+        self.opt.zero_grad(set_to_none=set_to_none)
+    def clear_state(self):
+        "Forget the per-parameter state (moving averages, step counts)."
+        self.opt.state.clear()
+    def state_dict(self) -> dict:
+        "The torch optimizer's `state_dict`."
+        return self.opt.state_dict()
+    def load_state_dict(self, sd:dict): # a `state_dict` of the same optimizer
+        "Load `sd` into the torch optimizer and re-index the groups."
+        self.opt.load_state_dict(sd); self._index_groups()
     def __repr__(self): return f"OptimWrapper({type(self.opt).__name__}, {self.n_groups} groups: {self.hypers})"
 
-# %% ../nbs/03_optimizer.ipynb #e0783dba
+# %% ../nbs/03_optimizer.ipynb #3c6d07a4
 @patch
-def get_hyper(self:OptimWrapper, name:str) -> list: # fastai's name: 'lr', 'mom', 'sqr_mom', 'eps' or 'wd'
+def get_hyper(self:OptimWrapper, name:str # fastai's name: 'lr', 'mom', 'sqr_mom', 'eps' or 'wd'
+             ) -> list:
     "One value of the hyper `name` per group."
     res = []
     for pgs in self.groups:
@@ -162,8 +172,9 @@ def _params(params) -> list:
         else: res += list(o)
     return res
 
-# %% ../nbs/03_optimizer.ipynb #77b8768c
-def fused_ok(params) -> bool: # tensors, lists of them, or param-group dicts
+# %% ../nbs/03_optimizer.ipynb #7fbcc4a5
+def fused_ok(params # tensors, lists of them, or param-group dicts
+            ) -> bool:
     "Whether torch has a fused Adam kernel for all of `params` (floating point, on CPU or CUDA, dense)."
     ps = _params(params)
     return bool(ps) and all(p.is_floating_point() and not p.is_sparse and p.device.type in ('cpu', 'cuda') for p in ps)

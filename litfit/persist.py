@@ -15,8 +15,8 @@ from .learner import Learner
 # %% auto #0
 __all__ = ['plain', 'UnsafeFileError', 'load_plain', 'atomic_write', 'unwrap', 'clean_state_dict']
 
-# %% ../nbs/13_persist.ipynb #55605a2f
-def plain(o):
+# %% ../nbs/13_persist.ipynb #27161ca5
+def plain(o): # a state dict, or any nesting of dicts, lists and tuples
     "`o` with NumPy scalars and arrays made Python numbers and tensors, so `torch.load(weights_only=True)` reads it back."
     if isinstance(o, np.ndarray): return torch.from_numpy(o.copy())
     if isinstance(o, np.generic): return o.item()
@@ -62,16 +62,18 @@ def atomic_write(path, # the file to write
         raise
     return path
 
-# %% ../nbs/13_persist.ipynb #b2c81119
-def unwrap(model:nn.Module) -> nn.Module:
+# %% ../nbs/13_persist.ipynb #a2655ac9
+def unwrap(model:nn.Module # a model, possibly compiled or wrapped
+          ) -> nn.Module:
     "The model inside `torch.compile`, `DataParallel` and `DistributedDataParallel` wrappers."
     while True:
         if hasattr(model, '_orig_mod'): model = model._orig_mod
         elif isinstance(model, (nn.DataParallel, nn.parallel.DistributedDataParallel)): model = model.module
         else: return model
 
-# %% ../nbs/13_persist.ipynb #8b61d296
-def clean_state_dict(sd:dict) -> dict:
+# %% ../nbs/13_persist.ipynb #2543d528
+def clean_state_dict(sd:dict # a model's state dict
+                    ) -> dict:
     "`sd` without the `_orig_mod.` (compile) and `module.` (DataParallel) prefixes wrappers add to every key."
     def _clean(k):
         for p in ('_orig_mod.', 'module.'):

@@ -46,11 +46,13 @@ def validate(self:Learner, ds_idx:int=1, # which of `dls` (1: the validation set
     self._eval_run(self._loader(ds_idx, dl), cbs)
     return self.recorder.valid_record if hasattr(self, 'recorder') else None
 
-# %% ../nbs/08_predict.ipynb #40d7a68a
+# %% ../nbs/08_predict.ipynb #fbcab928
 class GatherPreds(Callback):
     "Collect inputs, predictions, targets and per-item losses of a validation pass, on the CPU."
     order = 55
-    def __init__(self, with_input:bool=False, with_loss:bool=False): self.with_input, self.with_loss = with_input, with_loss
+    def __init__(self, with_input:bool=False, # also collect the inputs
+                 with_loss:bool=False): # also collect the losses (per item when the loss's `reduction` is 'none')
+        self.with_input, self.with_loss = with_input, with_loss
     def before_validate(self): self.inputs, self.preds, self.targs, self.losses = [], [], [], []
     def after_batch(self):
         learn = self.learn
@@ -132,9 +134,10 @@ def show_results(self:Learner, ds_idx:int=1, # which of `dls` (1: the validation
 # %% ../nbs/08_predict.ipynb #5fa53a42
 def _leaves(model) -> list: return [(n, m) for n, m in model.named_modules() if not list(m.children())]
 
-# %% ../nbs/08_predict.ipynb #a18a8342
+# %% ../nbs/08_predict.ipynb #5401b2b8
 @patch
-def summary(self:Learner, show:bool=True) -> str: # print it (and return it either way)
+def summary(self:Learner, show:bool=True # print it (and return it either way)
+           ) -> str:
     "Each layer's output shape and parameters on one batch, the parameter counts, the optimizer, loss and callbacks."
     xb = next(iter(dl_copy(self.dls.valid or self.dls.train, shuffle=False, drop_last=False)))
     xb = to_device(tuple(xb[:self.dls.n_inp or (1 if len(xb) == 1 else len(xb) - 1)]), self.dls.device)

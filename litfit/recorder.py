@@ -14,7 +14,7 @@ from .metrics import AvgLoss, AvgSmoothLoss
 # %% auto #0
 __all__ = ['Recorder', 'format_time', 'ProgressCallback']
 
-# %% ../nbs/06_recorder.ipynb #9413ec94
+# %% ../nbs/06_recorder.ipynb #724b294f
 class Recorder(Callback):
     "Record losses, learning rates and metrics; print one row per epoch."
     order = 50
@@ -27,11 +27,17 @@ class Recorder(Callback):
         self.lrs, self.iters, self.values, self.epochs, self.hps = [], [], [], [], {}
         self.valid_record, self.ran, self.log = None, False, []
     @property
-    def losses(self) -> list: self.smooth.flush(); return self.smooth.history
+    def losses(self) -> list:
+        "The smoothed training loss after every batch."
+        self.smooth.flush(); return self.smooth.history
     @property
-    def smooth_loss(self) -> float|None: return self.smooth.value
+    def smooth_loss(self) -> float|None:
+        "The smoothed training loss now (None before any batch)."
+        return self.smooth.value
     @property
-    def final_record(self) -> list|None: return self.values[-1] if self.values else None
+    def final_record(self) -> list|None:
+        "The numbers of the last epoch (`values[-1]`), or None before any."
+        return self.values[-1] if self.values else None
 
 # %% ../nbs/06_recorder.ipynb #37da0157
 @patch(as_prop=True)
@@ -110,8 +116,9 @@ def after_validate(self:Recorder):
     self.valid_record = self._values()
     if not self.learn.eval_only: self.log += self.valid_record
 
-# %% ../nbs/06_recorder.ipynb #545f93b6
-def format_time(t:float) -> str: # seconds
+# %% ../nbs/06_recorder.ipynb #69079c45
+def format_time(t:float # seconds
+               ) -> str:
     "`t` seconds as `mm:ss`, or `h:mm:ss` from an hour."
     t = int(t); h, m, s = t // 3600, t // 60 % 60, t % 60
     return f'{h}:{m:02d}:{s:02d}' if h else f'{m:02d}:{s:02d}'
@@ -168,9 +175,9 @@ def checkpoint_state(self:Recorder) -> dict:
     return {'values': self.values, 'epochs': self.epochs, 'iters': self.iters, 'lrs': self.lrs, 'smooth': self.smooth.state(),
             'train_loss': self.train_loss.state(), 'train_metrics': [m.state() if hasattr(m, 'state') else None for m in mets]}
 
-# %% ../nbs/06_recorder.ipynb #4b421735
+# %% ../nbs/06_recorder.ipynb #f4690b07
 @patch
-def load_checkpoint_state(self:Recorder, state:dict):
+def load_checkpoint_state(self:Recorder, state:dict): # what `checkpoint_state` returned
     "Put back what `checkpoint_state` returned."
     self.values, self.epochs, self.iters, self.lrs = list(state['values']), list(state['epochs']), list(state['iters']), list(state['lrs'])
     self.smooth.load_state(state['smooth']); self.train_loss.load_state(state['train_loss'])
@@ -227,11 +234,17 @@ def after_batch(self:ProgressCallback):
         self.last, self.shown = now, f'loss {self.learn.smooth_loss:.4f}'
         self.pbar.set_postfix_str(self.shown, refresh=False)
 
-# %% ../nbs/06_recorder.ipynb #6da338ca
+# %% ../nbs/06_recorder.ipynb #03d7ca54
+def _close_bar(bar):
+    "Close `bar`. A notebook bar is hidden rather than deleted: a saved output never points at a widget that is gone."
+    if hasattr(bar, 'container') and not bar.leave: bar.container.layout.display, bar.leave = 'none', True
+    bar.close()
+
+# %% ../nbs/06_recorder.ipynb #056b7a44
 @patch
 def after_fit(self:ProgressCallback):
     "Close the bars and give the table back to `print`."
-    if self.pbar is not None: self.pbar.close(); self.pbar = None
+    if self.pbar is not None: _close_bar(self.pbar); self.pbar = None
     if self.learn.eval_only: self.pbar = self.outer; return
-    if self.mbar is not None: self.mbar.close(); self.mbar = None
+    if self.mbar is not None: _close_bar(self.mbar); self.mbar = None
     if self.old_logger is not None: self.learn.logger, self.old_logger = self.old_logger, None

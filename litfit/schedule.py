@@ -18,11 +18,27 @@ from .learner import Learner, _check_lr
 __all__ = ['sched_lin', 'sched_cos', 'sched_no', 'sched_exp', 'Schedule', 'SchedLin', 'SchedCos', 'SchedNo', 'SchedExp',
            'SchedPoly', 'combine_scheds', 'combined_cos', 'ParamScheduler', 'sgdr_epochs']
 
-# %% ../nbs/09_schedule.ipynb #68d8d00d
-def sched_lin(start, end, pos): return start + pos * (end - start)
-def sched_cos(start, end, pos): return start + (end - start) * (1 + math.cos(math.pi * (1 - pos))) / 2
-def sched_no(start, end, pos): return start
-def sched_exp(start, end, pos): return start * (end / start) ** pos
+# %% ../nbs/09_schedule.ipynb #387d3cdb
+def sched_lin(start, # the value at `pos=0`
+              end, # the value at `pos=1`
+              pos): # the training position, in [0, 1]
+    "Linear from `start` to `end`."
+    return start + pos * (end - start)
+def sched_cos(start, # the value at `pos=0`
+              end, # the value at `pos=1`
+              pos): # the training position, in [0, 1]
+    "Half a cosine from `start` to `end`: flat at both ends."
+    return start + (end - start) * (1 + math.cos(math.pi * (1 - pos))) / 2
+def sched_no(start, # the value
+             end, # ignored
+             pos): # the training position, in [0, 1]
+    "Constant `start` (`end` is ignored)."
+    return start
+def sched_exp(start, # the value at `pos=0`
+              end, # the value at `pos=1`
+              pos): # the training position, in [0, 1]
+    "Geometric from `start` to `end`."
+    return start * (end / start) ** pos
 
 # %% ../nbs/09_schedule.ipynb #4c656b51
 def _arr(v):
@@ -30,11 +46,13 @@ def _arr(v):
     if isinstance(v, Tensor): v = v.tolist()
     return np.array(v, dtype=float) if isinstance(v, (list, tuple, np.ndarray)) else v
 
-# %% ../nbs/09_schedule.ipynb #c94aa5a6
+# %% ../nbs/09_schedule.ipynb #69f25ddc
 class Schedule:
     "A schedule from `start` to `end`: `pos` in [0, 1] -> value."
     f = staticmethod(sched_no)
-    def __init__(self, start, end): self.start, self.end = _arr(start), _arr(end) # numbers, or one per group
+    def __init__(self, start, # the value at `pos=0`: a number, or one per group
+                 end): # the value at `pos=1`: a number, or one per group
+        self.start, self.end = _arr(start), _arr(end)
     def __call__(self, pos:float): return self.f(self.start, self.end, pos)
     def __repr__(self): return f"{type(self).__name__}({self.start}, {self.end})"
 
@@ -44,14 +62,17 @@ class SchedCos(Schedule): "Half a cosine from `start` to `end`: flat at both end
 class SchedNo(Schedule):  "Constant `start` (`end` is ignored)."; f = staticmethod(sched_no)
 class SchedExp(Schedule): "Geometric from `start` to `end`."; f = staticmethod(sched_exp)
 
-# %% ../nbs/09_schedule.ipynb #97e0830f
+# %% ../nbs/09_schedule.ipynb #432bfa45
 class SchedPoly(Schedule):
     "`start + (end-start) * pos**power`."
-    def __init__(self, start, end, power:float): super().__init__(start, end); self.power = power
+    def __init__(self, start, # the value at `pos=0`: a number, or one per group
+                 end, # the value at `pos=1`: a number, or one per group
+                 power:float): # the exponent of `pos`
+        super().__init__(start, end); self.power = power
     def __call__(self, pos:float): return self.start + (self.end - self.start) * pos ** self.power
     def __repr__(self): return f"SchedPoly({self.start}, {self.end}, power={self.power})"
 
-# %% ../nbs/09_schedule.ipynb #d79376c3
+# %% ../nbs/09_schedule.ipynb #d21f429e
 class combine_scheds:
     "Run `scheds[i]` over the fraction `pcts[i]` of training, one after the other."
     def __init__(self, pcts:list, # fractions of training, adding up to 1
@@ -62,7 +83,8 @@ class combine_scheds:
         if abs(sum(pcts) - 1) > 1e-6: raise ValueError(f"The fractions must add up to 1, got {pcts} (sum {sum(pcts)})")
         self.pcts, self.scheds, self.starts = pcts, list(scheds), np.cumsum([0.] + pcts[:-1]).tolist()
         self.live = [i for i, p in enumerate(pcts) if p > 0]
-    def segment(self, pos:float) -> int:
+    def segment(self, pos:float # the training position, in [0, 1]
+               ) -> int:
         "Index of the phase that holds `pos`: the last non-empty one that starts at or before it."
         return max((i for i in self.live if pos >= self.starts[i]), default=self.live[0])
     def __call__(self, pos:float):
@@ -70,14 +92,16 @@ class combine_scheds:
         return self.scheds[i]((pos - self.starts[i]) / self.pcts[i])
     def __repr__(self): return f"combine_scheds({self.pcts}, {self.scheds})"
 
-# %% ../nbs/09_schedule.ipynb #47b5294f
+# %% ../nbs/09_schedule.ipynb #e7f394e5
 def combined_cos(pct:float, # fraction of training spent going from `start` to `middle`
-                 start, middle, end # numbers, or arrays with one value per group
+                 start, # the first value: a number, or an array with one value per group
+                 middle, # the value at `pct`, likewise
+                 end # the last value, likewise
 ) -> combine_scheds:
     "Cosine from `start` to `middle` over the fraction `pct` of training, then cosine from `middle` to `end`."
     return combine_scheds([pct, 1 - pct], [SchedCos(start, middle), SchedCos(middle, end)])
 
-# %% ../nbs/09_schedule.ipynb #d784e741
+# %% ../nbs/09_schedule.ipynb #bfcb9505
 class ParamScheduler(Callback):
     "Set the hyper-parameters in `scheds` (name -> schedule, or a list of schedules, one per group) before each batch."
     order, run_valid = 60, False
@@ -88,7 +112,8 @@ class ParamScheduler(Callback):
             if isinstance(s, (list, tuple)) and len(s) != self.opt.n_groups:
                 raise ValueError(f"{len(s)} schedules for {name!r} but the optimizer has {self.opt.n_groups} groups")
         self.hps = {name: [] for name in self.scheds}
-    def value(self, name:str, pos:float):
+    def value(self, name:str, # a key of `scheds`
+              pos:float): # the training position, in [0, 1]
         "The value of the hyper `name` at `pos`."
         s = self.scheds[name]
         return [f(pos) for f in s] if isinstance(s, (list, tuple)) else s(pos)
@@ -98,8 +123,12 @@ class ParamScheduler(Callback):
         for name, h in self.hps.items(): h.append(self.opt.get_hyper(name)[-1])
     def after_fit(self):
         if not self.learn.eval_only and hasattr(self.learn, 'recorder'): self.learn.recorder.hps = self.hps
-    def checkpoint_state(self) -> dict: return {'hps': self.hps}
-    def load_checkpoint_state(self, state:dict): self.hps = {k: list(v) for k, v in state['hps'].items()}
+    def checkpoint_state(self) -> dict:
+        "The values recorded so far (`hps`), for a checkpoint."
+        return {'hps': self.hps}
+    def load_checkpoint_state(self, state:dict): # what `checkpoint_state` returned
+        "Put back the recorded values."
+        self.hps = {k: list(v) for k, v in state['hps'].items()}
 
 # %% ../nbs/09_schedule.ipynb #710310bf
 @patch

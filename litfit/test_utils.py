@@ -13,10 +13,15 @@ from .learner import Learner
 # %% auto #0
 __all__ = ['synth_dls', 'RegModel', 'synth_learner']
 
-# %% ../nbs/07a_test_utils.ipynb #8292e206
-def synth_dls(n_train:int=256, n_valid:int=64, bs:int=16, # sizes; no validation set when `n_valid=0`
-              a:float=2., b:float=3., noise:float=0.1, # y = a*x + b + noise
-              seed:int=0, device=None # the seed fixes the data and the training order
+# %% ../nbs/07a_test_utils.ipynb #4aec67de
+def synth_dls(n_train:int=256, # training items
+              n_valid:int=64, # validation items (no validation set when 0)
+              bs:int=16, # batch size
+              a:float=2., # the slope
+              b:float=3., # the intercept
+              noise:float=0.1, # standard deviation of the noise added to y
+              seed:int=0, # fixes the data and the training order
+              device=None # where batches go (`default_device()` when None)
 ) -> DataLoaders:
     "DataLoaders of `y = a*x + b + noise`; the training order is reproducible for a given `seed`."
     g = torch.Generator().manual_seed(seed)
@@ -35,9 +40,16 @@ class RegModel(nn.Module):
         self.a, self.b = nn.Parameter(torch.zeros(1)), nn.Parameter(torch.zeros(1))
     def forward(self, x): return x * self.a + self.b
 
-# %% ../nbs/07a_test_utils.ipynb #360de28a
-def synth_learner(n_train:int=256, n_valid:int=64, bs:int=16, lr:float=0.1, seed:int=0, device=None,
-                  cbs=None, metrics=None, **kwargs # other arguments of `Learner`
+# %% ../nbs/07a_test_utils.ipynb #39788600
+def synth_learner(n_train:int=256, # training items
+                  n_valid:int=64, # validation items (no validation set when 0)
+                  bs:int=16, # batch size
+                  lr:float=0.1, # the learning rate
+                  seed:int=0, # fixes the data and the training order
+                  device=None, # where batches go (`default_device()` when None)
+                  cbs=None, # callbacks of the Learner
+                  metrics=None, # metrics of the Learner
+                  **kwargs # other arguments of `Learner`
 ) -> Learner:
     "A `Learner` of `RegModel` on `synth_dls`: trains in well under a second on a CPU."
     return Learner(synth_dls(n_train, n_valid, bs, seed=seed, device=device), RegModel(), lr=lr, cbs=cbs,

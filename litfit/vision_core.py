@@ -131,11 +131,13 @@ def default_num_workers() -> int:
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else (os.cpu_count() or 1)
     return min(16, cpus)
 
-# %% ../nbs/12_vision_core.ipynb #d7266473
+# %% ../nbs/12_vision_core.ipynb #1b62fa09
 class TfmdDL:
     "A `torch.utils.data.DataLoader` whose batches arrive on `device` with the batch transforms `after_batch` applied."
     def __init__(self, dataset, # an `ImageDataset` (or any dataset of tuples)
-                 bs:int=64, shuffle:bool=False, drop_last:bool=False,
+                 bs:int=64, # batch size
+                 shuffle:bool=False, # a new random order every epoch
+                 drop_last:bool=False, # drop the last, incomplete batch
                  device=None, # where batches go (`default_device()` when None)
                  after_batch=None, # batch transforms, run on the device in `order`
                  num_workers:int=0, # worker processes
@@ -168,9 +170,11 @@ def _torch_loader(self:TfmdDL) -> DataLoader:
         self._dl_split = self.split_idx
     return self._dl
 
-# %% ../nbs/12_vision_core.ipynb #7549778f
+# %% ../nbs/12_vision_core.ipynb #97de9e59
 @patch
-def after_batch_fn(self:TfmdDL, b:tuple, split_idx:int|None=None) -> tuple: # a collated batch, and the split
+def after_batch_fn(self:TfmdDL, b:tuple, # a collated batch: input, then targets
+                   split_idx:int|None=None # the split served: 0 training, 1 validation (None: as in training)
+                  ) -> tuple:
     "Move the collated batch `b` to the device and apply the batch transforms to its input."
     b = to_device(b, self.device, non_blocking=self.pin_memory)
     return (apply_tfms(b[0], self.after_batch, split_idx),) + tuple(b[1:])
@@ -182,15 +186,18 @@ def one_batch(self:TfmdDL) -> tuple:
     if len(self) == 0: raise ValueError(f"This loader has no batches: {len(self.dataset)} items, bs={self.bs}, drop_last={self.drop_last}")
     return next(iter(self))
 
-# %% ../nbs/12_vision_core.ipynb #8d087464
+# %% ../nbs/12_vision_core.ipynb #e02c79fb
 @patch
-def decode(self:TfmdDL, x:Tensor) -> Tensor: # a batch of inputs, as the loader gives them
+def decode(self:TfmdDL, x:Tensor # a batch of inputs, as the loader gives them
+          ) -> Tensor:
     "Undo the batch transforms on the input `x` (Normalize, IntToFloat), for display: floats in [0, 1] on the CPU."
     return decode_tfms(x, self.after_batch).float().cpu()
 
-# %% ../nbs/12_vision_core.ipynb #bc2a51fd
+# %% ../nbs/12_vision_core.ipynb #4f476915
 @patch
-def new(self:TfmdDL, shuffle:bool|None=None, drop_last:bool|None=None, bs:int|None=None, # None keeps this loader's
+def new(self:TfmdDL, shuffle:bool|None=None, # None keeps this loader's
+        drop_last:bool|None=None, # None keeps this loader's
+        bs:int|None=None, # None keeps this loader's
         dataset=None, # another dataset (this one when None)
         split_idx:int|None=None # a copy of the dataset whose transforms always behave as this split
 ) -> TfmdDL:
@@ -202,9 +209,10 @@ def new(self:TfmdDL, shuffle:bool|None=None, drop_last:bool|None=None, bs:int|No
                   num_workers=self.num_workers, pin_memory=self.pin_memory, persistent_workers=self.persistent_workers,
                   generator=self.generator, collate_fn=self.collate_fn)
 
-# %% ../nbs/12_vision_core.ipynb #b10cba6d
+# %% ../nbs/12_vision_core.ipynb #dbdb222f
 @patch
-def unique_batch(self:TfmdDL, n:int) -> tuple: # number of copies
+def unique_batch(self:TfmdDL, n:int # number of copies
+                ) -> tuple:
     "`n` transformed copies of the first item, for viewing the augmentations."
     return self.after_batch_fn(self.collate_fn([self.dataset[0] for _ in range(n)]), self.split_idx)
 

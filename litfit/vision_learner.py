@@ -33,14 +33,17 @@ class AdaptiveConcatPool2d(nn.Module):
         self.ap, self.mp = nn.AdaptiveAvgPool2d(self.size), nn.AdaptiveMaxPool2d(self.size)
     def forward(self, x): return torch.cat([self.mp(x), self.ap(x)], 1)
 
-# %% ../nbs/15_vision_learner.ipynb #d9c1b7da
+# %% ../nbs/15_vision_learner.ipynb #5835000c
 class SigmoidRange(nn.Module):
     "A sigmoid scaled to the range `(low, high)`."
-    def __init__(self, low:float, high:float): super().__init__(); self.low, self.high = low, high # the range of the outputs
+    def __init__(self, low:float, # the lowest output
+                 high:float): # the highest output
+        super().__init__(); self.low, self.high = low, high
     def forward(self, x): return torch.sigmoid(x) * (self.high - self.low) + self.low
 
-# %% ../nbs/15_vision_learner.ipynb #d3cb68d2
-def lin_bn_drop(n_in:int, n_out:int, # features in and out
+# %% ../nbs/15_vision_learner.ipynb #cc0e5cb1
+def lin_bn_drop(n_in:int, # features in
+                n_out:int, # features out
                 bn:bool=True, # a BatchNorm1d (and no bias on the linear layer)
                 p:float=0., # dropout probability
                 act=None, # an activation after the linear layer
@@ -134,8 +137,10 @@ def create_body(model:nn.Module, # the whole network, classifier included
     if cut is None: raise ValueError(f"{type(model).__name__} has no pooling layer to cut at: pass `cut=` (an index of its children)")
     return cut(model) if callable(cut) else nn.Sequential(*children[:cut])
 
-# %% ../nbs/15_vision_learner.ipynb #fff50abe
-def num_features(body:nn.Module, n_in:int=3) -> int: # the body, and its input channels
+# %% ../nbs/15_vision_learner.ipynb #f473bc0c
+def num_features(body:nn.Module, # the body
+                 n_in:int=3 # its input channels
+                ) -> int:
     "The number of feature maps `body` outputs, from a forward pass of a small blank image."
     training = body.training
     body.eval()
@@ -152,8 +157,9 @@ def _weights_file(weights) -> Path:
     "Where torch keeps the file of the torchvision weights enum `weights` (`torch.hub.get_dir()/checkpoints`)."
     return Path(torch.hub.get_dir()) / 'checkpoints' / Path(urlparse(weights.url).path).name
 
-# %% ../nbs/15_vision_learner.ipynb #0e5f3473
-def load_weights_file(path) -> dict: # a `.safetensors` file, or a plain-data torch file (`learn.save`'s included)
+# %% ../nbs/15_vision_learner.ipynb #5e53ac3f
+def load_weights_file(path # a `.safetensors` file, or a plain-data torch file (`learn.save`'s included)
+                     ) -> dict:
     "The state dict in the file `path`, read without running code."
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f"Weights file not found: {path}")
@@ -234,8 +240,11 @@ def _add_norm(dls, stats:tuple, n_in:int):
         tfms = getattr(dl, 'after_batch', None)
         if tfms is not None and not any(isinstance(t, Normalize) for t in tfms): tfms.append(Normalize.from_stats(*stats))
 
-# %% ../nbs/15_vision_learner.ipynb #a5e53f2e
-def default_split(m:nn.Module) -> list: return [list(m[0].parameters()), list(m[1].parameters())]
+# %% ../nbs/15_vision_learner.ipynb #33144daf
+def default_split(m:nn.Module # a `Sequential(body, head)`
+                 ) -> list:
+    "Two parameter groups: the body's and the head's."
+    return [list(m[0].parameters()), list(m[1].parameters())]
 
 # %% ../nbs/15_vision_learner.ipynb #87529da3
 def vision_learner(dls, # the data

@@ -34,30 +34,40 @@ def _check_known(labels:list, vocab:list, rows:list, given:bool):
                      f"Move some of those rows to the training set, or pass the full vocab with "
                      f"`y_block=CategoryBlock(vocab=[...])` (or `MultiCategoryBlock(vocab=[...])`)")
 
-# %% ../nbs/12a_vision_targets.ipynb #19fa7a9c
+# %% ../nbs/12a_vision_targets.ipynb #a508a90f
 class CategoryBlock:
     "Single-label targets: indices into the sorted vocab of the training labels (or the given `vocab`)."
     multi = False
     def __init__(self, vocab:list|None=None, # the classes (the training labels, sorted, when None)
                  sort:bool=True): # sort the vocab (else: order of first appearance)
         self.vocab, self.sort = vocab, sort
-    def encode(self, labels:list, is_valid:list, rows:list) -> tuple:
+    def encode(self, labels:list, # the raw label of each row
+               is_valid:list, # whether each row is in the validation set
+               rows:list # the rows' ids, to name in errors
+              ) -> tuple:
         "`(targets, vocab, loss_func)` for the raw `labels`."
         train = [l for l, v in zip(labels, is_valid) if not v]
         vocab = list(self.vocab) if self.vocab is not None else (_sorted(train) if self.sort else list(dict.fromkeys(train)))
         _check_known(labels, vocab, rows, self.vocab is not None)
         o2i = {v: i for i, v in enumerate(vocab)}
         return torch.tensor([o2i[l] for l in labels], dtype=torch.long), vocab, CrossEntropyLossFlat()
-    def decode(self, y:Tensor, vocab:list) -> list: return [str(vocab[i]) for i in y.tolist()]
+    def decode(self, y:Tensor, # class indices
+               vocab:list # the classes
+              ) -> list:
+        "The class names of `y`, as text."
+        return [str(vocab[i]) for i in y.tolist()]
 
-# %% ../nbs/12a_vision_targets.ipynb #105a8995
+# %% ../nbs/12a_vision_targets.ipynb #4d008e01
 class MultiCategoryBlock:
     "Multi-label targets: one-hot floats over the vocab (`encoded`: the label columns already are 0/1 indicators)."
     multi = True
     def __init__(self, encoded:bool=False, # the label columns are 0/1 indicators
                  vocab:list|None=None): # the labels (the training labels, sorted, when None)
         self.encoded, self.vocab = encoded, vocab
-    def encode(self, labels:list, is_valid:list, rows:list) -> tuple:
+    def encode(self, labels:list, # the raw label of each row (a list of labels, or of 0/1 when `encoded`)
+               is_valid:list, # whether each row is in the validation set
+               rows:list # the rows' ids, to name in errors
+              ) -> tuple:
         "`(targets, vocab, loss_func)` for the raw `labels` (lists of labels, or lists of 0/1 when `encoded`)."
         if self.encoded: return torch.tensor(labels, dtype=torch.float32), list(self.vocab), BCEWithLogitsLossFlat()
         vocab = list(self.vocab) if self.vocab is not None else _sorted(l for ls, v in zip(labels, is_valid) if not v for l in ls)
@@ -65,7 +75,10 @@ class MultiCategoryBlock:
         o2i, t = {v: i for i, v in enumerate(vocab)}, torch.zeros(len(labels), len(vocab))
         for i, ls in enumerate(labels): t[i, [o2i[l] for l in ls]] = 1.
         return t, vocab, BCEWithLogitsLossFlat()
-    def decode(self, y:Tensor, vocab:list) -> list:
+    def decode(self, y:Tensor, # one-hot targets, or decoded predictions (a label counts above 0.5)
+               vocab:list # the labels
+              ) -> list:
+        "The list of labels of each row of `y`."
         return [[vocab[j] for j in row.nonzero().flatten().tolist()] for row in (y > 0.5)]
 
 # %% ../nbs/12a_vision_targets.ipynb #7fa090dc
@@ -74,17 +87,24 @@ def _is_number(v) -> bool:
     try: float(v); return not isinstance(v, (str, bytes))
     except (TypeError, ValueError): return False
 
-# %% ../nbs/12a_vision_targets.ipynb #084f12de
+# %% ../nbs/12a_vision_targets.ipynb #92730ff7
 class RegressionBlock:
     "Float targets, from one column or several."
     multi = False
     def __init__(self, n_out:int|None=None): self.n_out = n_out # number of values per item (informational)
-    def encode(self, labels:list, is_valid:list, rows:list) -> tuple:
+    def encode(self, labels:list, # the raw label of each row (a number, or a list of them)
+               is_valid:list, # whether each row is in the validation set
+               rows:list # the rows' ids, to name in errors
+              ) -> tuple:
         "`(targets, None, MSELossFlat())` for numeric `labels`."
         bad = [r for r, l in zip(rows, labels) if not all(_is_number(v) for v in (l if isinstance(l, list) else [l]))]
         if bad: raise ValueError(f"Regression targets must be numbers; rows {_some(bad)} are not")
         return torch.tensor(labels, dtype=torch.float32), None, MSELossFlat()
-    def decode(self, y:Tensor, vocab:list) -> list: return [r[0] if len(r) == 1 else r for r in y.reshape(len(y), -1).tolist()]
+    def decode(self, y:Tensor, # targets or predictions
+               vocab:list # unused: regression has no vocab
+              ) -> list:
+        "The value of each item of `y`: a number, or a list of them."
+        return [r[0] if len(r) == 1 else r for r in y.reshape(len(y), -1).tolist()]
 
 # %% ../nbs/12a_vision_targets.ipynb #cc2bb5c0
 def _col(df, c, arg:str):

@@ -20,8 +20,12 @@ __all__ = ['imagenet_stats', 'show_image', 'subplot_grid', 'show_images', 'Trans
            'brightness_fn', 'contrast_fn', 'LightingTfm', 'Brightness', 'Contrast', 'Normalize', 'IntToFloatTensor',
            'aug_transforms', 'setup_aug_tfms']
 
-# %% ../nbs/11_vision_transforms.ipynb #80ec684b
-def show_image(im:Tensor, ax=None, title:str|None=None, figsize=(3, 3), **kwargs):
+# %% ../nbs/11_vision_transforms.ipynb #7b17454c
+def show_image(im:Tensor, # CHW or HW image, uint8 or float in [0, 1]
+               ax=None, # matplotlib axes to draw on (a new figure when None)
+               title:str|None=None, # the title above the image
+               figsize=(3, 3), # size of the new figure, in inches
+               **kwargs): # passed to `ax.imshow`
     "Draw the image `im` (CHW or HW, uint8 or float in [0, 1]) on `ax`, axis off."
     import matplotlib.pyplot as plt
     if ax is None: _, ax = plt.subplots(figsize=figsize)
@@ -33,8 +37,12 @@ def show_image(im:Tensor, ax=None, title:str|None=None, figsize=(3, 3), **kwargs
     ax.axis('off')
     return ax
 
-# %% ../nbs/11_vision_transforms.ipynb #c18ba0ae
-def subplot_grid(n:int, nrows:int|None=None, ncols:int|None=None, figsize=None, imsize:float=3.):
+# %% ../nbs/11_vision_transforms.ipynb #2bbd6ead
+def subplot_grid(n:int, # number of axes
+                 nrows:int|None=None, # rows (`int(sqrt(n))` when None)
+                 ncols:int|None=None, # columns (enough for `n` when None)
+                 figsize=None, # figure size in inches (from `imsize` when None)
+                 imsize:float=3.): # inches per cell
     "A figure with at least `n` axes: `nrows = int(sqrt(n))` unless given, `imsize` inches per cell."
     import matplotlib.pyplot as plt
     nrows = nrows or max(1, int(math.sqrt(n)))
@@ -43,8 +51,13 @@ def subplot_grid(n:int, nrows:int|None=None, ncols:int|None=None, figsize=None, 
     for ax in axs.flat[n:]: ax.axis('off')
     return fig, list(axs.flat)[:n]
 
-# %% ../nbs/11_vision_transforms.ipynb #11312c9d
-def show_images(ims, titles=None, nrows:int|None=None, ncols:int|None=None, figsize=None, imsize:float=3.):
+# %% ../nbs/11_vision_transforms.ipynb #78b4aed6
+def show_images(ims, # images, as `show_image` takes them
+                titles=None, # one title per image
+                nrows:int|None=None, # rows (`int(sqrt(n))` when None)
+                ncols:int|None=None, # columns (enough for every image when None)
+                figsize=None, # figure size in inches (from `imsize` when None)
+                imsize:float=3.): # inches per image
     "A grid of images with optional titles; returns the figure."
     ims = list(ims)
     fig, axs = subplot_grid(len(ims), nrows, ncols, figsize, imsize)
@@ -52,15 +65,20 @@ def show_images(ims, titles=None, nrows:int|None=None, ncols:int|None=None, figs
     fig.tight_layout()
     return fig
 
-# %% ../nbs/11_vision_transforms.ipynb #6c82fe39
+# %% ../nbs/11_vision_transforms.ipynb #eb03b8ef
 class Transform:
     "Base of litfit's transforms: `encodes(x, split_idx)` runs when `split_idx` matches the transform's own."
     order, split_idx = 0, None   # split_idx: None every split, 0 training only, 1 validation only
     def __call__(self, x, split_idx:int|None=None):
         if self.split_idx is not None and split_idx is not None and split_idx != self.split_idx: return x
         return self.encodes(x, split_idx)
-    def encodes(self, x, split_idx:int|None): return x
-    def decodes(self, x): return x
+    def encodes(self, x, # an item or a batch
+                split_idx:int|None): # the split served: 0 training, 1 validation (None: as in training)
+        "The transformed `x` (`x` itself here: subclasses define the transform)."
+        return x
+    def decodes(self, x): # a transformed item or batch
+        "Undo the transform on `x` where it can be undone (`x` itself here)."
+        return x
     def __repr__(self):
         args = ', '.join(f'{k}={_short(v)}' for k, v in vars(self).items() if not k.startswith('_'))
         return f'{type(self).__name__}({args})'
@@ -72,15 +90,18 @@ def _short(v) -> str:
     if isinstance(v, partial): return v.func.__name__
     return getattr(v, '__name__', None) or repr(v)
 
-# %% ../nbs/11_vision_transforms.ipynb #8ed7fe77
-def apply_tfms(x, tfms:list, split_idx:int|None=None):
+# %% ../nbs/11_vision_transforms.ipynb #6d2ccf0c
+def apply_tfms(x, # an item or a batch
+               tfms:list, # transforms, or plain callables
+               split_idx:int|None=None): # the split served: 0 training, 1 validation (None: as in training)
     "Apply `tfms` to `x` in their `order` (plain callables run as `f(x)`, with order 0)."
     for t in sorted(tfms, key=lambda t: getattr(t, 'order', 0)):
         x = t(x, split_idx=split_idx) if isinstance(t, Transform) else t(x)
     return x
 
-# %% ../nbs/11_vision_transforms.ipynb #5e55ed13
-def decode_tfms(x, tfms:list):
+# %% ../nbs/11_vision_transforms.ipynb #092d5927
+def decode_tfms(x, # a transformed item or batch
+                tfms:list): # the transforms that made it
     "Undo `tfms` on `x` where they can be undone, last first."
     for t in sorted(tfms, key=lambda t: getattr(t, 'order', 0), reverse=True):
         if hasattr(t, 'decodes'): x = t.decodes(x)
@@ -102,8 +123,13 @@ def _src_index(idx:Tensor, n:int, pad_mode:str) -> Tensor:
         return torch.where(idx >= n, period - idx, idx)
     return idx.clamp(0, n - 1)
 
-# %% ../nbs/11_vision_transforms.ipynb #fd30cd42
-def crop_pad(img:Tensor, top:int, left:int, size:tuple, pad_mode:str='zeros') -> Tensor:
+# %% ../nbs/11_vision_transforms.ipynb #42db0d5c
+def crop_pad(img:Tensor, # an image (..., H, W)
+             top:int, # the window's top row (negative: above the image)
+             left:int, # the window's left column (negative: left of the image)
+             size:tuple, # the window's (h, w)
+             pad_mode:str='zeros' # 'zeros', 'border' or 'reflection'
+            ) -> Tensor:
     "The `size` (h, w) window of `img` (..., H, W) at `(top, left)`; what lies outside the image is padded with `pad_mode`."
     _check_pad_mode(pad_mode)
     h, w = img.shape[-2:]
@@ -241,17 +267,27 @@ def _rand(bs:int, lo:float, hi:float, device, batch:bool=False) -> Tensor:
 # %% ../nbs/11_vision_transforms.ipynb #8001e038
 def _eye(bs:int, device) -> Tensor: return torch.eye(3, device=device).repeat(bs, 1, 1)
 
-# %% ../nbs/11_vision_transforms.ipynb #9243fdab
-def rotate_mat(bs:int, max_deg:float, p:float=0.5, device=None, batch:bool=False) -> Tensor:
+# %% ../nbs/11_vision_transforms.ipynb #b28a256c
+def rotate_mat(bs:int, # batch size
+               max_deg:float, # largest angle, in degrees
+               p:float=0.5, # probability that an image is transformed
+               device=None, # device of the matrices
+               batch:bool=False # one draw for the whole batch
+              ) -> Tensor:
     "Per-image rotation matrices (bs, 3, 3): angles uniform in `[-max_deg, max_deg]`, applied with probability `p`."
     angle = _rand(bs, -max_deg, max_deg, device, batch).deg2rad() * _keep(bs, p, device, batch)
     m = _eye(bs, device)
     m[:, 0, 0], m[:, 0, 1], m[:, 1, 0], m[:, 1, 1] = angle.cos(), -angle.sin(), angle.sin(), angle.cos()
     return m
 
-# %% ../nbs/11_vision_transforms.ipynb #9fac3b45
-def affine_batch(x:Tensor, mat:Tensor, size=None, mode:str='bilinear', pad_mode:str='reflection',
-                 align_corners:bool=True) -> Tensor:
+# %% ../nbs/11_vision_transforms.ipynb #7ba61c57
+def affine_batch(x:Tensor, # a float batch (bs, c, h, w)
+                 mat:Tensor, # one (3, 3) matrix per image
+                 size=None, # output (h, w) (the input's when None)
+                 mode:str='bilinear', # resampling: 'bilinear' or 'nearest'
+                 pad_mode:str='reflection', # what fills the space outside the image: 'zeros', 'border' or 'reflection'
+                 align_corners:bool=True # `grid_sample`'s corner convention
+                ) -> Tensor:
     "Resample the batch `x` through the (bs, 3, 3) matrices `mat` (in pixel proportions) to `size`."
     bs, c, h, w = x.shape
     mat = mat.clone()
@@ -259,15 +295,23 @@ def affine_batch(x:Tensor, mat:Tensor, size=None, mode:str='bilinear', pad_mode:
     grid = F.affine_grid(mat[:, :2], (bs, c, *(size or (h, w))), align_corners=align_corners)
     return F.grid_sample(x, grid, mode=mode, padding_mode=pad_mode, align_corners=align_corners)
 
-# %% ../nbs/11_vision_transforms.ipynb #a01b9386
-def flip_mat(bs:int, p:float=0.5, device=None, batch:bool=False) -> Tensor:
+# %% ../nbs/11_vision_transforms.ipynb #78e3755d
+def flip_mat(bs:int, # batch size
+             p:float=0.5, # probability that an image is transformed
+             device=None, # device of the matrices
+             batch:bool=False # one draw for the whole batch
+            ) -> Tensor:
     "Horizontal flips with probability `p`."
     m = _eye(bs, device)
     m[:, 0, 0] = 1 - 2 * _keep(bs, p, device, batch).float()
     return m
 
-# %% ../nbs/11_vision_transforms.ipynb #4c0337b8
-def dihedral_mat(bs:int, p:float=0.5, device=None, batch:bool=False) -> Tensor:
+# %% ../nbs/11_vision_transforms.ipynb #b63e16d1
+def dihedral_mat(bs:int, # batch size
+                 p:float=0.5, # probability that an image is transformed
+                 device=None, # device of the matrices
+                 batch:bool=False # one draw for the whole batch
+                ) -> Tensor:
     "One of the 8 flips and quarter turns, uniformly, with probability `p` (else the identity)."
     k = torch.randint(0, 8, (1 if batch else bs,), device=device).expand(bs) * _keep(bs, p, device, batch)
     m = _eye(bs, device)
@@ -276,8 +320,14 @@ def dihedral_mat(bs:int, p:float=0.5, device=None, batch:bool=False) -> Tensor:
     m[:, 0, 1], m[:, 1, 0] = torch.where(swap, sx, 0.), torch.where(swap, sy, 0.)
     return m
 
-# %% ../nbs/11_vision_transforms.ipynb #c422e813
-def zoom_mat(bs:int, min_zoom:float=1., max_zoom:float=1.1, p:float=0.5, device=None, batch:bool=False) -> Tensor:
+# %% ../nbs/11_vision_transforms.ipynb #3d4f9bb1
+def zoom_mat(bs:int, # batch size
+             min_zoom:float=1., # smallest zoom factor
+             max_zoom:float=1.1, # largest zoom factor
+             p:float=0.5, # probability that an image is transformed
+             device=None, # device of the matrices
+             batch:bool=False # one draw for the whole batch
+            ) -> Tensor:
     "Zoom in by a factor uniform in `[min_zoom, max_zoom]` at a random centre, with probability `p`."
     keep = _keep(bs, p, device, batch)
     s = 1 / torch.where(keep, _rand(bs, min_zoom, max_zoom, device, batch), 1.)
@@ -290,8 +340,10 @@ def zoom_mat(bs:int, min_zoom:float=1., max_zoom:float=1.1, p:float=0.5, device=
 # %% ../nbs/11_vision_transforms.ipynb #d7212cd7
 _corners = torch.tensor([[-1., -1.], [1., -1.], [-1., 1.], [1., 1.]])
 
-# %% ../nbs/11_vision_transforms.ipynb #6c11809d
-def homography(src:Tensor, dst:Tensor) -> Tensor:
+# %% ../nbs/11_vision_transforms.ipynb #c68c3f2d
+def homography(src:Tensor, # 4 points per image (bs, 4, 2)
+               dst:Tensor # where they go (bs, 4, 2)
+              ) -> Tensor:
     "The (bs, 3, 3) projective maps sending the 4 points `src` (bs, 4, 2) to `dst`."
     bs = src.shape[0]
     x, y, u, v = src[..., 0], src[..., 1], dst[..., 0], dst[..., 1]
@@ -301,8 +353,12 @@ def homography(src:Tensor, dst:Tensor) -> Tensor:
     coeffs = torch.linalg.solve(torch.cat([rows_u, rows_v], 1), torch.cat([u, v], 1))
     return torch.cat([coeffs, torch.ones(bs, 1, device=src.device)], 1).reshape(bs, 3, 3)
 
-# %% ../nbs/11_vision_transforms.ipynb #996840a1
-def warp_grid(grid:Tensor, magnitude:float=0.2, p:float=0.5, batch:bool=False) -> Tensor:
+# %% ../nbs/11_vision_transforms.ipynb #b30fd411
+def warp_grid(grid:Tensor, # sampling grid (bs, h, w, 2), coordinates in [-1, 1]
+              magnitude:float=0.2, # largest tilt of the image plane
+              p:float=0.5, # probability that an image is transformed
+              batch:bool=False # one draw for the whole batch
+             ) -> Tensor:
     "Move the sampling `grid` (bs, h, w, 2) by a random perspective tilt of up to `magnitude`, with probability `p`."
     bs, dev = grid.shape[0], grid.device
     keep = _keep(bs, p, dev, batch).float()
@@ -313,14 +369,16 @@ def warp_grid(grid:Tensor, magnitude:float=0.2, p:float=0.5, batch:bool=False) -
     pts = torch.cat([grid, torch.ones_like(grid[..., :1])], -1) @ hom.transpose(1, 2)[:, None]
     return pts[..., :2] / pts[..., 2:]
 
-# %% ../nbs/11_vision_transforms.ipynb #e46fe538
+# %% ../nbs/11_vision_transforms.ipynb #48f610ed
 class AffineCoordTfm(Transform):
     "Matrices (`aff_fs`) and grid moves (`coord_fs`) composed into one resampling of the batch, to `size`."
     order = 30
     def __init__(self, aff_fs=None, # functions `(bs, device) -> (bs, 3, 3)` matrices
                  coord_fs=None, # functions `grid -> grid` applied after the matrices
                  size=None, # output (h, w) or int (the input's size when None)
-                 mode:str='bilinear', pad_mode:str='reflection', align_corners:bool=True):
+                 mode:str='bilinear', # resampling: 'bilinear' or 'nearest'
+                 pad_mode:str='reflection', # what fills the space outside the image: 'zeros', 'border' or 'reflection'
+                 align_corners:bool=True): # `grid_sample`'s corner convention
         self.aff_fs, self.coord_fs, self.size = listify(aff_fs), listify(coord_fs), None if size is None else _size(size)
         self.mode, self.pad_mode, self.align_corners = mode, pad_mode, align_corners
 
@@ -404,8 +462,13 @@ class Warp(AffineCoordTfm):
         super().__init__(coord_fs=partial(warp_grid, magnitude=magnitude, p=p, batch=batch), size=size, mode=mode,
                          pad_mode=pad_mode, align_corners=align_corners)
 
-# %% ../nbs/11_vision_transforms.ipynb #71224faa
-def rrc_mat(bs:int, min_scale:float=0.08, ratio:tuple=(3/4, 4/3), max_scale:float=1., device=None) -> Tensor:
+# %% ../nbs/11_vision_transforms.ipynb #9a31903f
+def rrc_mat(bs:int, # batch size
+            min_scale:float=0.08, # smallest fraction of the area
+            ratio:tuple=(3/4, 4/3), # range of the window's width/height
+            max_scale:float=1., # largest fraction of the area
+            device=None # device of the matrices
+           ) -> Tensor:
     "Matrices reading a window of area in `[min_scale, max_scale]` and width/height ratio in `ratio`, at random."
     area = _rand(bs, min_scale, max_scale, device)
     r = _rand(bs, math.log(ratio[0]), math.log(ratio[1]), device).exp()
@@ -434,24 +497,33 @@ class RandomResizedCropGPU(AffineCoordTfm):
             x = x[..., (h - ch) // 2:(h - ch) // 2 + ch, (w - cw) // 2:(w - cw) // 2 + cw]
         return super().encodes(x, split_idx)
 
-# %% ../nbs/11_vision_transforms.ipynb #bf5f0ba1
-def brightness_fn(bs:int, max_lighting:float=0.2, p:float=0.75, device=None, batch:bool=False):
+# %% ../nbs/11_vision_transforms.ipynb #85ca6e4b
+def brightness_fn(bs:int, # batch size
+                  max_lighting:float=0.2, # largest change
+                  p:float=0.75, # probability that an image is changed
+                  device=None, # device of the draws
+                  batch:bool=False): # one draw for the whole batch
     "A function adding a random brightness (in logit space) to each image of a batch of `bs`."
     c = torch.where(_keep(bs, p, device, batch), _rand(bs, 0.5 * (1 - max_lighting), 0.5 * (1 + max_lighting), device, batch), 0.5)
     return lambda x: x + torch.logit(c)[:, None, None, None]
 
-# %% ../nbs/11_vision_transforms.ipynb #6e86f6e8
-def contrast_fn(bs:int, max_lighting:float=0.2, p:float=0.75, device=None, batch:bool=False):
+# %% ../nbs/11_vision_transforms.ipynb #c8662591
+def contrast_fn(bs:int, # batch size
+                max_lighting:float=0.2, # largest change
+                p:float=0.75, # probability that an image is changed
+                device=None, # device of the draws
+                batch:bool=False): # one draw for the whole batch
     "A function scaling the contrast (in logit space) of each image of a batch of `bs`."
     lo = math.log(1 - max_lighting)
     c = torch.where(_keep(bs, p, device, batch), _rand(bs, lo, -lo, device, batch).exp(), 1.)
     return lambda x: x * c[:, None, None, None]
 
-# %% ../nbs/11_vision_transforms.ipynb #8b22164f
+# %% ../nbs/11_vision_transforms.ipynb #5e6195de
 class LightingTfm(Transform):
     "Lighting functions applied between one `logit` and one `sigmoid`, in training only."
     order, split_idx = 40, 0
-    def __init__(self, fs): self.fs = listify(fs)
+    def __init__(self, fs): # functions `(bs, device) -> f`, each `f` changing the batch's logits
+        self.fs = listify(fs)
     def encodes(self, x:Tensor, split_idx:int|None) -> Tensor:
         y = torch.logit(x, eps=1e-7)
         for f in self.fs: y = f(x.shape[0], device=x.device)(y)
@@ -476,7 +548,7 @@ class Contrast(LightingTfm):
 # %% ../nbs/11_vision_transforms.ipynb #76ef451d
 imagenet_stats = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
 
-# %% ../nbs/11_vision_transforms.ipynb #53a88f35
+# %% ../nbs/11_vision_transforms.ipynb #fbdb8798
 class Normalize(Transform):
     "Per-channel `(x - mean) / std` on every split; `decodes` undoes it."
     order = 99
@@ -486,7 +558,9 @@ class Normalize(Transform):
         self.mean, self.std, self.axes = mean, std, axes
 
     @classmethod
-    def from_stats(cls, mean, std, cuda:bool=True): # `cuda` is accepted for fastai compatibility; the device follows the batch
+    def from_stats(cls, mean, # per-channel means
+                   std, # per-channel standard deviations
+                   cuda:bool=True): # accepted for fastai compatibility; the device follows the batch
         "A `Normalize` with the given statistics."
         return cls(mean, std)
 
@@ -548,8 +622,9 @@ def aug_transforms(mult:float=1.0, # scales the rotation, lighting and warp
     if min_scale != 1: xtra = [RandomResizedCropGPU(size, min_scale=min_scale, ratio=(1, 1))] + xtra
     return setup_aug_tfms(res + xtra)
 
-# %% ../nbs/11_vision_transforms.ipynb #d5430b55
-def setup_aug_tfms(tfms:list) -> list:
+# %% ../nbs/11_vision_transforms.ipynb #6d6f586e
+def setup_aug_tfms(tfms:list # batch transforms
+                  ) -> list:
     "Fuse the geometric transforms of `tfms` into one `AffineCoordTfm` and the lighting ones into one `LightingTfm`."
     tfms = sorted(listify(tfms), key=lambda t: getattr(t, 'order', 0))
     aff = [t for t in tfms if type(t) is not RandomResizedCropGPU and isinstance(t, AffineCoordTfm)]
