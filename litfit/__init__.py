@@ -6,5 +6,6 @@ __version__ = "0.0.1"
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/98_package.ipynb #cd254fbd
-from . import learner, predict, schedule, lr_find, persist, transfer, export, checkpoint, tta
+# %% ../nbs/98_package.ipynb #5dae77c4
+from . import (learner, predict, schedule, lr_find, persist, transfer, export, checkpoint, tta, distributed, precision,
+    compile, ema)

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/99_all.ipynb #6804be64
+# %% ../nbs/99_all.ipynb #ad4089be
 import torch, numpy as np, pandas as pd
 import torch.nn.functional as F
 from torch import nn, tensor
@@ -46,9 +46,17 @@ from .checkpoint import TrackerCallback, SaveModelCallback, EarlyStoppingCallbac
 from .tta import augmented
 from .mixup import NoneReduce, reduce_loss, MixHandler, MixUp, CutMix
 from .interpret import Interpretation, ClassificationInterpretation
+from .core import num_distrib, rank_distrib, distrib_barrier
+from litfit.distributed import (setup_distrib, teardown_distrib, DistributedDL, DistributedTrainer, gather_batch,
+    notebook_launcher)
+from .precision import (set_seed, AMPMode, MixedPrecision, GradientAccumulation, GradientClip, ChannelsLast,
+    TerminateOnNaNCallback)
+from .compile import CompileTimer
+from .callback_logging import CSVLogger, ShowGraphCallback
+from .ema import EMACallback, ema_decay
 from .cli import demo
 
-# %% ../nbs/99_all.ipynb #f42ac282
+# %% ../nbs/99_all.ipynb #19ed1175
 __all__ = ['torch', 'nn', 'F', 'np', 'pd', 'Path', 'partial', 'tensor',
            'default_device', 'to_device', 'find_bs',
            'CrossEntropyLossFlat', 'BCEWithLogitsLossFlat', 'MSELossFlat', 'L1LossFlat',
@@ -78,4 +86,7 @@ __all__ = ['torch', 'nn', 'F', 'np', 'pd', 'Path', 'partial', 'tensor',
            'densenet161', 'densenet169', 'densenet201', 'vgg11_bn', 'vgg13_bn', 'vgg16_bn', 'vgg19_bn', 'alexnet', 'squeezenet1_0',
            'squeezenet1_1', 'load_learner', 'TrackerCallback', 'SaveModelCallback', 'EarlyStoppingCallback', 'ReduceLROnPlateau',
            'Checkpoint', 'augmented', 'NoneReduce', 'reduce_loss', 'MixHandler', 'MixUp', 'CutMix', 'Interpretation',
-           'ClassificationInterpretation', 'demo']
+           'ClassificationInterpretation', 'num_distrib', 'rank_distrib', 'distrib_barrier', 'setup_distrib',
+           'teardown_distrib', 'DistributedDL', 'DistributedTrainer', 'gather_batch', 'notebook_launcher', 'set_seed', 'AMPMode',
+           'MixedPrecision', 'GradientAccumulation', 'GradientClip', 'ChannelsLast', 'TerminateOnNaNCallback', 'CompileTimer',
+           'CSVLogger', 'ShowGraphCallback', 'EMACallback', 'ema_decay', 'demo']

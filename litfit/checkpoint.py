@@ -20,7 +20,7 @@ from .persist import atomic_write, load_plain, plain, unwrap, clean_state_dict
 __all__ = ['TrackerCallback', 'SaveModelCallback', 'EarlyStoppingCallback', 'ReduceLROnPlateau', 'rng_data', 'set_rng_data',
            'Checkpoint', 'Resume']
 
-# %% ../nbs/17_checkpoint.ipynb #4ba6aa89
+# %% ../nbs/17_checkpoint.ipynb #1f607653
 class TrackerCallback(Callback):
     "Watch the recorded column `monitor` and note, after each epoch, whether it improved on the best so far."
     order = 60
@@ -36,10 +36,11 @@ class TrackerCallback(Callback):
         names = [n for n in self.learn.recorder.metric_names if n not in ('epoch', 'time')]
         if self.monitor not in names: raise ValueError(f"{type(self).__name__} monitors {self.monitor!r}, which is not a column of the results table: {names}")
         self.idx, self.new_best = names.index(self.monitor), False
+    def before_epoch(self): self.n_rows = len(self.learn.recorder.values)
     def after_epoch(self):
         rec = self.learn.recorder
         self.new_best = False
-        if not rec.epochs or rec.epochs[-1] != self.learn.epoch: return   # a skipped epoch recorded nothing
+        if len(rec.values) == self.n_rows: return   # a skipped epoch recorded nothing (a resumed run's restored rows are old)
         val = rec.values[-1][self.idx]
         if self.comp(val - self.min_delta, self.best): self.best, self.new_best = val, True
 
@@ -131,20 +132,21 @@ def set_rng_data(state:dict, # as returned by `rng_data`
     for g, s in zip(_loader_generators(dls), state['loaders']): g.set_state(s)
     if 'cuda' in state and torch.cuda.is_available(): torch.cuda.set_rng_state_all(state['cuda'])
 
-# %% ../nbs/17_checkpoint.ipynb #23f3fecd
+# %% ../nbs/17_checkpoint.ipynb #1b5d950b
 class Checkpoint(Callback):
     "Write a resumable checkpoint every `every_n_batches` training batches and at the end of every epoch."
     order = 90
     def __init__(self, every_n_batches:int|None=None, # also checkpoint within epochs, every this many training batches
                  fname:str='checkpoint'): # the file name, under `path/model_dir` (`.pth` added)
         self.every_n_batches, self.fname, self.saved = every_n_batches, fname, None
+    def before_epoch(self): self.n_rows = len(self.learn.recorder.values)
     def before_train(self):
         if not self.learn.eval_only: self.epoch_rng = rng_data(self.learn.dls)  # the state the epoch's batch order comes from
     def after_batch(self):
         if self.learn.training and self.every_n_batches and self.learn.train_iter % self.every_n_batches == 0:
             self.write(self.learn.epoch, self.learn.iter + 1)
     def after_epoch(self):
-        if not self.learn.eval_only and self.learn.recorder.epochs[-1:] == [self.learn.epoch]: self.write(self.learn.epoch + 1, 0)
+        if not self.learn.eval_only and len(self.learn.recorder.values) > self.n_rows: self.write(self.learn.epoch + 1, 0)   # not when skipped
 
 # %% ../nbs/17_checkpoint.ipynb #062058bb
 @patch

@@ -23,7 +23,7 @@ from .recorder import Recorder, ProgressCallback
 # %% auto #0
 __all__ = ['Learner', 'failing_layer']
 
-# %% ../nbs/07_learner.ipynb #03782f54
+# %% ../nbs/07_learner.ipynb #e512ec15
 class Learner:
     "Train `model` on `dls` with `loss_func`, an optimizer from `opt_func`, and callbacks."
     def __init__(self, dls:DataLoaders, # the data: a `DataLoaders`, or a tuple of loaders (train, valid)
@@ -62,6 +62,7 @@ class Learner:
         if not isinstance(event, str):
             for e in event: self(e)
             return
+        if not self._handlers[event]: return
         inner = event in INNER_EVENTS
         for cb, f in self._handlers[event]:
             if cb.run and (not inner or (cb.run_train if self.training else cb.run_valid)):

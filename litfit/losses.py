@@ -11,7 +11,7 @@ from torch import nn, Tensor
 # %% auto #0
 __all__ = ['CrossEntropyLossFlat', 'BCEWithLogitsLossFlat', 'MSELossFlat', 'L1LossFlat']
 
-# %% ../nbs/01_losses.ipynb #4167cd92
+# %% ../nbs/01_losses.ipynb #bf7a0645
 class CrossEntropyLossFlat(nn.Module):
     "Cross-entropy over the class axis `axis`, with any number of leading dimensions."
     y_int = True
@@ -26,7 +26,7 @@ class CrossEntropyLossFlat(nn.Module):
 
     def forward(self, inp:Tensor, targ:Tensor) -> Tensor:
         if inp.ndim != 2 or self.axis not in (-1, 1): inp = inp.movedim(self.axis, -1).reshape(-1, inp.shape[self.axis])
-        return F.cross_entropy(inp, targ.reshape(-1), weight=self.weight, ignore_index=self.ignore_index,
+        return F.cross_entropy(inp, targ if targ.ndim == 1 else targ.reshape(-1), weight=self.weight, ignore_index=self.ignore_index,
                                reduction=self.reduction, label_smoothing=self.label_smoothing)
     def activation(self, x:Tensor # the model output
                   ) -> Tensor:

@@ -64,22 +64,22 @@ class AvgMetric(_BatchMean):
         f = getattr(self.func, 'func', self.func)
         return getattr(f, '__name__', type(f).__name__)
 
-# %% ../nbs/05_metrics.ipynb #c26a30dc
+# %% ../nbs/05_metrics.ipynb #489e97cf
 class AvgLoss(_BatchMean):
     "Batch-size-weighted mean of the loss over the epoch: the true epoch loss."
     def __init__(self): self.reset()
-    def accumulate(self, learn): self.add(learn.loss, find_bs(learn.yb))
+    def accumulate(self, learn): self.vals.append(learn.loss); self.bss.append(find_bs(learn.yb))  # `loss` is detached
     @property
     def name(self) -> str:
         "'loss'."
         return 'loss'
 
-# %% ../nbs/05_metrics.ipynb #9df9156d
+# %% ../nbs/05_metrics.ipynb #0b5fbdaa
 class AvgSmoothLoss(Metric):
     "Bias-corrected exponential moving average of the batch losses; `history` has one value per batch."
     def __init__(self, beta:float=0.98): self.beta = beta; self.reset() # weight of the past
     def reset(self): self.val, self.count, self.pending, self.history = 0., 0, [], []
-    def accumulate(self, learn): self.pending.append(learn.loss.detach())
+    def accumulate(self, learn): self.pending.append(learn.loss)   # the loop's `loss` is already detached
     def flush(self):
         "Smooth the pending batch losses into `history` (one host sync for all of them)."
         if not self.pending: return

@@ -146,6 +146,20 @@ def set_hypers(self:OptimWrapper, **kwargs):
     "Set several hypers at once: `set_hypers(lr=1e-3, mom=0.9)`."
     for k, v in kwargs.items(): self.set_hyper(k, v)
 
+# %% ../nbs/03_optimizer.ipynb #0b816229
+@patch
+def hyper_setter(self:OptimWrapper, name:str # fastai's name: 'lr', 'mom', 'sqr_mom', 'eps' or 'wd'
+) -> callable:
+    "`set(value)`, doing what `set_hyper(name, value)` does with the groups resolved once (for a schedule's every batch)."
+    targets = [(gi, pg, *_torch_key(pg, name)) for gi, pgs in enumerate(self.groups) for pg in pgs if name != 'wd' or pg['do_wd']]
+    def set_(value):
+        vals = None if isinstance(value, (int, float)) else expand_hyper(value, self.n_groups)
+        for gi, pg, key, i in targets:
+            v = value if vals is None else vals[gi]
+            if i is None: pg[key] = v
+            else: t = list(pg[key]); t[i] = v; pg[key] = tuple(t)
+    return set_
+
 # %% ../nbs/03_optimizer.ipynb #31e70892
 @torch.no_grad()
 def _decay(opt:OptimWrapper):
