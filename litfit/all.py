@@ -5,7 +5,8 @@
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/99_all.ipynb #ad4089be
+# %% ../nbs/99_all.ipynb #74f02ea9
+import os, math
 import torch, numpy as np, pandas as pd
 import torch.nn.functional as F
 from torch import nn, tensor
@@ -56,8 +57,8 @@ from .callback_logging import CSVLogger, ShowGraphCallback
 from .ema import EMACallback, ema_decay
 from .cli import demo
 
-# %% ../nbs/99_all.ipynb #19ed1175
-__all__ = ['torch', 'nn', 'F', 'np', 'pd', 'Path', 'partial', 'tensor',
+# %% ../nbs/99_all.ipynb #9330c5e9
+__all__ = ['os', 'math', 'torch', 'nn', 'F', 'np', 'pd', 'Path', 'partial', 'tensor',
            'default_device', 'to_device', 'find_bs',
            'CrossEntropyLossFlat', 'BCEWithLogitsLossFlat', 'MSELossFlat', 'L1LossFlat',
            'DataLoaders', 'TensorDataLoader', 'dl_copy', 'random_split_mask',

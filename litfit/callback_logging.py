@@ -116,7 +116,7 @@ def _make_plot(self:ShowGraphCallback):
     self.valid_line, = self.ax.plot([], [], 'o-', label='valid')
     self.ax.set_xlabel('batches'); self.ax.set_ylabel('loss'); self.ax.legend(loc='upper right')
 
-# %% ../nbs/22_logging.ipynb #8d42c8fc
+# %% ../nbs/22_logging.ipynb #48614f43
 @patch
 def after_epoch(self:ShowGraphCallback):
     "Set the lines to the Recorder's losses, scale the axes, and show the picture."
@@ -127,7 +127,7 @@ def after_epoch(self:ShowGraphCallback):
     valid = [v[rec.metric_names.index('valid_loss') - 1] for v in rec.values] if 'valid_loss' in rec.metric_names else []
     self.valid_line.set_data(rec.iters[:len(valid)], valid)
     n = len(learn.dls.train) if hasattr(learn.dls.train, '__len__') else 0
-    self.ax.set_xlim(0, max(learn.n_epoch * n, len(losses)))
+    self.ax.set_xlim(0, 1.03 * max(learn.n_epoch * n, len(losses), 1))   # a margin: the last validation point at the edge shows whole
     finite = [v for v in losses + valid if v is not None and math.isfinite(v)]
     if finite: self.ax.set_ylim(0, max(finite) * 1.05)
     self._show()
