@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/99_all.ipynb #74f02ea9
+# %% ../nbs/99_all.ipynb #21830dc7
 import os, math
 import torch, numpy as np, pandas as pd
 import torch.nn.functional as F
@@ -13,7 +13,8 @@ from torch import nn, tensor
 from pathlib import Path
 from functools import partial
 from .core import default_device, to_device, find_bs
-from .losses import CrossEntropyLossFlat, BCEWithLogitsLossFlat, MSELossFlat, L1LossFlat
+from .losses import (CrossEntropyLossFlat, BCEWithLogitsLossFlat, MSELossFlat, L1LossFlat, LabelSmoothingCrossEntropy,
+                           LabelSmoothingCrossEntropyFlat, FocalLoss, FocalLossFlat)
 from .data import DataLoaders, TensorDataLoader, dl_copy, random_split_mask
 from .datasets import digits_dls, digits_df, get_digits, digits_cnn
 from .optimizer import Adam, SGD, OptimWrapper, param_groups, trainable_params, norm_bias_params
@@ -34,7 +35,7 @@ from .lr_find import LRFinder, LRFindResult, SuggestionMethod, minimum, steep, v
 from .vision_transforms import (Transform, CropPad, RandomCrop, OldRandomCrop, Resize, ResizeMethod, PadMode,
     RandomResizedCrop, IntToFloatTensor, Normalize, imagenet_stats, aug_transforms, Flip, Dihedral, Rotate, Zoom, Warp,
     RandomResizedCropGPU, Brightness, Contrast, show_image, show_images)
-from .vision_core import PILImage, PILImageBW, ImageDataset, TfmdDL, load_image, get_image_files
+from .vision_core import PILImage, PILImageBW, ImageDataset, TfmdDL, load_image, image_tensor, get_image_files
 from .vision_targets import CategoryBlock, MultiCategoryBlock, RegressionBlock
 from .vision_data import ImageDataLoaders
 from .persist import UnsafeFileError, load_plain
@@ -57,10 +58,11 @@ from .callback_logging import CSVLogger, ShowGraphCallback
 from .ema import EMACallback, ema_decay
 from .cli import demo
 
-# %% ../nbs/99_all.ipynb #9330c5e9
+# %% ../nbs/99_all.ipynb #363666f9
 __all__ = ['os', 'math', 'torch', 'nn', 'F', 'np', 'pd', 'Path', 'partial', 'tensor',
            'default_device', 'to_device', 'find_bs',
-           'CrossEntropyLossFlat', 'BCEWithLogitsLossFlat', 'MSELossFlat', 'L1LossFlat',
+           'CrossEntropyLossFlat', 'BCEWithLogitsLossFlat', 'MSELossFlat', 'L1LossFlat', 'LabelSmoothingCrossEntropy',
+           'LabelSmoothingCrossEntropyFlat', 'FocalLoss', 'FocalLossFlat',
            'DataLoaders', 'TensorDataLoader', 'dl_copy', 'random_split_mask',
            'digits_dls', 'digits_df', 'get_digits', 'digits_cnn',
            'Adam', 'SGD', 'OptimWrapper', 'param_groups', 'trainable_params', 'norm_bias_params',
@@ -80,7 +82,7 @@ __all__ = ['os', 'math', 'torch', 'nn', 'F', 'np', 'pd', 'Path', 'partial', 'ten
            'Transform', 'CropPad', 'RandomCrop', 'OldRandomCrop', 'Resize', 'ResizeMethod', 'PadMode', 'RandomResizedCrop',
            'IntToFloatTensor', 'Normalize', 'imagenet_stats', 'aug_transforms', 'Flip', 'Dihedral', 'Rotate', 'Zoom',
            'Warp', 'RandomResizedCropGPU', 'Brightness', 'Contrast', 'show_image', 'show_images',
-           'PILImage', 'PILImageBW', 'ImageDataset', 'TfmdDL', 'load_image', 'get_image_files',
+           'PILImage', 'PILImageBW', 'ImageDataset', 'TfmdDL', 'load_image', 'image_tensor', 'get_image_files',
            'CategoryBlock', 'MultiCategoryBlock', 'RegressionBlock', 'ImageDataLoaders', 'UnsafeFileError', 'load_plain', 'BnFreeze',
            'vision_learner', 'cnn_learner', 'create_head', 'create_body', 'AdaptiveConcatPool2d', 'SigmoidRange', 'model_meta',
            'resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152', 'resnext50_32x4d', 'wide_resnet50_2', 'densenet121',

@@ -81,13 +81,13 @@ def tfm_from_spec(spec:dict): # as returned by `tfm_spec`
 # %% ../nbs/16_export.ipynb #8bc6cb18
 _blocks = {'CategoryBlock': CategoryBlock, 'MultiCategoryBlock': MultiCategoryBlock, 'RegressionBlock': RegressionBlock}
 
-# %% ../nbs/16_export.ipynb #8f989c34
+# %% ../nbs/16_export.ipynb #ec0e1869
 def _loss_spec(lf) -> dict:
     "A litfit loss as its class name and its (plain) attributes."
     cls = type(lf)
     if getattr(losses_mod, cls.__name__, None) is not cls:
         raise NotExportable(f"The loss {cls.__name__} is not one of litfit's (CrossEntropyLossFlat, BCEWithLogitsLossFlat, "
-                            "MSELossFlat, L1LossFlat): export stores the loss as data")
+                            "MSELossFlat, L1LossFlat, LabelSmoothingCrossEntropy(Flat), FocalLoss(Flat)): export stores the loss as data")
     state = {k: v for k, v in vars(lf).items() if not k.startswith('_') and k != 'training'}
     if any(isinstance(v, Tensor) for v in state.values()): raise NotExportable(f"The loss {cls.__name__} holds tensors (class weights)")
     return {'type': cls.__name__, 'state': encode(state)}
@@ -191,14 +191,21 @@ def check_program(j:dict # a serialized `torch.export` program, as parsed JSON
     for k in j.get('range_constraints', {}): _check_expr(k)
     return j
 
-# %% ../nbs/16_export.ipynb #7ff7588a
+# %% ../nbs/16_export.ipynb #ee4090a7
 class ExportedModel(nn.Module):
-    "A model rebuilt from its exported program: it computes as in eval mode, and ignores `train()`/`eval()`."
+    "A model rebuilt from its exported program, for inference: it computes as in eval mode and cannot train."
     def __init__(self, program): # a `torch.export` program's module
         super().__init__()
         self.program = program
     def forward(self, *xb): return self.program(*xb)
-    def train(self, mode:bool=True): self.training = mode; return self
+    def train(self, mode:bool=True):
+        if mode: raise RuntimeError(_NO_TRAINING)
+        self.training = False; return self
+
+# %% ../nbs/16_export.ipynb #6b1e6b2e
+_NO_TRAINING = ("This model was loaded from an exported program (torch.export): it predicts, but it cannot train. To train "
+                "further, build the model from its code and load its weights (`learn.save` / `learn.load`), or export a "
+                "model made by an importable function (`export(factory=...)`), which `load_learner` rebuilds as a trainable model.")
 
 # %% ../nbs/16_export.ipynb #3f0df1e4
 def _export_program(model:nn.Module, example:Tensor) -> tuple:

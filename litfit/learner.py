@@ -23,7 +23,7 @@ from .recorder import Recorder, ProgressCallback
 # %% auto #0
 __all__ = ['Learner', 'failing_layer']
 
-# %% ../nbs/07_learner.ipynb #e512ec15
+# %% ../nbs/07_learner.ipynb #1845cbab
 class Learner:
     "Train `model` on `dls` with `loss_func`, an optimizer from `opt_func`, and callbacks."
     def __init__(self, dls:DataLoaders, # the data: a `DataLoaders`, or a tuple of loaders (train, valid)
@@ -49,7 +49,7 @@ class Learner:
         self.splitter, self.wd, self.wd_bn_bias, self.train_bn, self.moms = splitter, wd, wd_bn_bias, train_bn, moms
         self.path = Path(path) if path is not None else Path(getattr(dls, 'path', '.'))
         if metrics is None: metrics = getattr(dls, 'metrics', None)
-        self.model_dir, self.metrics = Path(model_dir), share_buffers([mk_metric(m) for m in listify(metrics)])
+        self.model_dir, self.metrics = Path(model_dir), metrics
         self.opt, self.logger, self.eval_only, self.training, self.cbs = None, print, False, False, []
         self.epoch = self.iter = self.train_iter = self.n_iter = 0
         self.dl = self.xb = self.yb = self.pred = self.loss = self.loss_grad = None
@@ -69,6 +69,13 @@ class Learner:
                 try: f()
                 except CancelException: raise
                 except Exception as e: raise prefix_error(e, f"in callback {type(cb).__name__}.{event}")
+
+    @property
+    def metrics(self) -> list:
+        "The `Metric`s computed each epoch; assigning functions, classes or torchmetrics objects wraps them."
+        return self._metrics
+    @metrics.setter
+    def metrics(self, ms): self._metrics = share_buffers([mk_metric(m) for m in listify(ms)])
 
     def _with_events(self, f, name:str, ex:type):
         try: self(f'before_{name}'); f()

@@ -9,12 +9,31 @@ import torch.nn.functional as F
 from torch import nn, Tensor
 
 # %% auto #0
-__all__ = ['CrossEntropyLossFlat', 'BCEWithLogitsLossFlat', 'MSELossFlat', 'L1LossFlat']
+__all__ = ['CrossEntropyLossFlat', 'LabelSmoothingCrossEntropy', 'LabelSmoothingCrossEntropyFlat', 'FocalLoss', 'FocalLossFlat',
+           'BCEWithLogitsLossFlat', 'MSELossFlat', 'L1LossFlat']
 
-# %% ../nbs/01_losses.ipynb #bf7a0645
-class CrossEntropyLossFlat(nn.Module):
+# %% ../nbs/01_losses.ipynb #ff97f315
+def _classes_last(inp:Tensor, targ:Tensor, axis:int) -> tuple:
+    "`inp` as a (rows, classes) matrix, its class axis `axis` moved last, and `targ` as one class index per row."
+    if inp.ndim != 2 or axis not in (-1, 1): inp = inp.movedim(axis, -1).reshape(-1, inp.shape[axis])
+    return inp, (targ if targ.ndim == 1 else targ.reshape(-1))
+
+# %% ../nbs/01_losses.ipynb #ad866f11
+class _ClassLoss(nn.Module):
+    "Base of the losses on class indices: softmax activation and argmax decoding over `axis`."
+    y_int, axis = True, -1
+    def activation(self, x:Tensor # the model output
+                  ) -> Tensor:
+        "Probabilities: softmax over `axis`."
+        return F.softmax(x, dim=self.axis)
+    def decodes(self, x:Tensor # the model output or its activation
+               ) -> Tensor:
+        "The predicted class: argmax over `axis`."
+        return x.argmax(dim=self.axis)
+
+# %% ../nbs/01_losses.ipynb #3ee65b43
+class CrossEntropyLossFlat(_ClassLoss):
     "Cross-entropy over the class axis `axis`, with any number of leading dimensions."
-    y_int = True
     def __init__(self, axis:int=-1, # the class axis of the model output
                  weight:Tensor|None=None, # a weight per class
                  ignore_index:int=-100, # a target value that contributes nothing
@@ -25,17 +44,60 @@ class CrossEntropyLossFlat(nn.Module):
         self.reduction, self.label_smoothing = reduction, label_smoothing
 
     def forward(self, inp:Tensor, targ:Tensor) -> Tensor:
-        if inp.ndim != 2 or self.axis not in (-1, 1): inp = inp.movedim(self.axis, -1).reshape(-1, inp.shape[self.axis])
-        return F.cross_entropy(inp, targ if targ.ndim == 1 else targ.reshape(-1), weight=self.weight, ignore_index=self.ignore_index,
+        inp, targ = _classes_last(inp, targ, self.axis)
+        return F.cross_entropy(inp, targ, weight=self.weight, ignore_index=self.ignore_index,
                                reduction=self.reduction, label_smoothing=self.label_smoothing)
-    def activation(self, x:Tensor # the model output
-                  ) -> Tensor:
-        "Probabilities: softmax over `axis`."
-        return F.softmax(x, dim=self.axis)
-    def decodes(self, x:Tensor # the model output or its activation
-               ) -> Tensor:
-        "The predicted class: argmax over `axis`."
-        return x.argmax(dim=self.axis)
+
+# %% ../nbs/01_losses.ipynb #a13bd961
+def _reduce(loss:Tensor, reduction:str) -> Tensor:
+    "Per-item `loss` reduced as `reduction` says: 'mean', 'sum' or 'none'."
+    return loss.mean() if reduction == 'mean' else loss.sum() if reduction == 'sum' else loss
+
+# %% ../nbs/01_losses.ipynb #3d904c52
+class LabelSmoothingCrossEntropy(_ClassLoss):
+    "Cross-entropy against targets smoothed towards the uniform distribution by `eps`, on `(bs, classes)` outputs."
+    def __init__(self, eps:float=0.1, # the share of the targets spread evenly over the classes
+                 weight:Tensor|None=None, # a weight per class, on the true-class term (as in fastai)
+                 reduction:str='mean'): # 'mean', 'sum' or 'none' (one loss per item)
+        super().__init__()
+        self.eps, self.weight, self.reduction = eps, weight, reduction
+    def forward(self, output:Tensor, target:Tensor) -> Tensor:
+        log_preds = F.log_softmax(output, dim=1)
+        spread = _reduce(-log_preds.sum(dim=1), self.reduction)
+        true_class = F.nll_loss(log_preds, target.long(), weight=self.weight, reduction=self.reduction)
+        return spread * self.eps / output.shape[1] + (1 - self.eps) * true_class
+
+# %% ../nbs/01_losses.ipynb #22d82217
+class LabelSmoothingCrossEntropyFlat(LabelSmoothingCrossEntropy):
+    "`LabelSmoothingCrossEntropy` over the class axis `axis`, with any number of leading dimensions."
+    def __init__(self, eps:float=0.1, # the share of the targets spread evenly over the classes
+                 weight:Tensor|None=None, # a weight per class, on the true-class term
+                 reduction:str='mean', # 'mean', 'sum' or 'none'
+                 axis:int=-1): # the class axis of the model output
+        super().__init__(eps, weight, reduction); self.axis = axis
+    def forward(self, inp:Tensor, targ:Tensor) -> Tensor: return super().forward(*_classes_last(inp, targ, self.axis))
+
+# %% ../nbs/01_losses.ipynb #0dfbfc98
+class FocalLoss(_ClassLoss):
+    "Cross-entropy of each item scaled by `(1 - p_t)**gamma`, `p_t` the probability of its true class."
+    def __init__(self, gamma:float=2.0, # how fast confident items lose weight (0: cross-entropy)
+                 weight:Tensor|None=None, # a weight per class (the paper's alpha)
+                 reduction:str='mean'): # 'mean', 'sum' or 'none'
+        super().__init__()
+        self.gamma, self.weight, self.reduction = gamma, weight, reduction
+    def forward(self, inp:Tensor, targ:Tensor) -> Tensor:
+        ce = F.cross_entropy(inp, targ, weight=self.weight, reduction='none')
+        return _reduce((1 - torch.exp(-ce)) ** self.gamma * ce, self.reduction)
+
+# %% ../nbs/01_losses.ipynb #9b83de5c
+class FocalLossFlat(FocalLoss):
+    "`FocalLoss` over the class axis `axis`, with any number of leading dimensions."
+    def __init__(self, gamma:float=2.0, # how fast confident items lose weight (0: cross-entropy)
+                 axis:int=-1, # the class axis of the model output
+                 weight:Tensor|None=None, # a weight per class
+                 reduction:str='mean'): # 'mean', 'sum' or 'none'
+        super().__init__(gamma, weight, reduction); self.axis = axis
+    def forward(self, inp:Tensor, targ:Tensor) -> Tensor: return super().forward(*_classes_last(inp, targ, self.axis))
 
 # %% ../nbs/01_losses.ipynb #637db905
 class BCEWithLogitsLossFlat(nn.Module):

@@ -17,13 +17,18 @@ from .core import default_device, to_device, listify
 from .vision_transforms import Transform, IntToFloatTensor, apply_tfms, decode_tfms, setup_aug_tfms
 
 # %% auto #0
-__all__ = ['image_extensions', 'PILImage', 'PILImageBW', 'load_image', 'check_image_files', 'ImageDataset', 'collate',
-           'default_num_workers', 'TfmdDL', 'get_image_files']
+__all__ = ['image_extensions', 'PILImage', 'PILImageBW', 'load_image', 'image_tensor', 'check_image_files', 'ImageDataset',
+           'collate', 'default_num_workers', 'TfmdDL', 'get_image_files']
 
-# %% ../nbs/12_vision_core.ipynb #d4583923
+# %% ../nbs/12_vision_core.ipynb #c939cc00
 class PILImage:
     "`img_cls` for 3-channel RGB images (grayscale repeated, alpha dropped), as fastai's `PILImage`."
     mode = 'RGB'
+    @classmethod
+    def create(cls, fn): # an image file, its bytes, a PIL image, a NumPy array (H, W[, C]) or a uint8 tensor ([C,] H, W)
+        "`fn` opened as a PIL image in this class's mode, as fastai's `PILImage.create`."
+        from PIL import Image
+        return Image.fromarray(image_tensor(fn, cls.mode).permute(1, 2, 0).squeeze(-1).numpy())
 
 # %% ../nbs/12_vision_core.ipynb #78dfd5e0
 class PILImageBW(PILImage):
@@ -53,6 +58,28 @@ def load_image(fn, # the image file
         try: img = _pil_decode(fn, mode)
         except Exception: raise ValueError(f"Could not decode the image file {fn}: {e}") from None
     return img if img.dtype == torch.uint8 else (img.float() / torch.iinfo(img.dtype).max * 255).round().to(torch.uint8)
+
+# %% ../nbs/12_vision_core.ipynb #20e4ef8c
+def _to_pil(o):
+    "A PIL image from bytes, a PIL image, a `uint8` NumPy array (H, W[, C]) or a `uint8` tensor ([C,] H, W)."
+    import io, numpy as np
+    from PIL import Image
+    if isinstance(o, (bytes, bytearray)): return Image.open(io.BytesIO(o))
+    if isinstance(o, Image.Image): return o
+    if isinstance(o, Tensor): o = (o.permute(1, 2, 0) if o.ndim == 3 else o).numpy(force=True)
+    if not isinstance(o, np.ndarray): raise TypeError(f"Not an image: {type(o).__name__} (expected a file, a PIL image, an array or a tensor)")
+    if o.dtype != np.uint8: raise TypeError(f"Image pixels must be uint8 (0-255), got {o.dtype}: scale and convert them first")
+    return Image.fromarray(o[..., 0] if o.ndim == 3 and o.shape[-1] == 1 else o)
+
+# %% ../nbs/12_vision_core.ipynb #b9e02ddd
+def image_tensor(o, # an image file, its bytes, a PIL image, a uint8 NumPy array (H, W[, C]) or a uint8 tensor ([C,] H, W)
+                 mode:str='RGB' # 'RGB' (3 channels) or 'L' (1 channel)
+) -> Tensor:
+    "`o` as a `uint8` tensor (C, H, W) with the channels of `mode`, as `load_image` gives a file."
+    if isinstance(o, (str, os.PathLike)): return load_image(o, mode)
+    import numpy as np
+    t = torch.from_numpy(np.array(_to_pil(o).convert(mode)))
+    return t[None] if t.ndim == 2 else t.permute(2, 0, 1).contiguous()
 
 # %% ../nbs/12_vision_core.ipynb #77b4b325
 def _some(items, n:int=5) -> str:
@@ -91,20 +118,21 @@ def check_image_files(files:list, # image file paths
     if same_size: _check_same_size(files, rows, sizes)
     return sizes
 
-# %% ../nbs/12_vision_core.ipynb #67e22828
+# %% ../nbs/12_vision_core.ipynb #37e80c3f
 class ImageDataset(Dataset):
     "Image files decoded with `torchvision.io`, through `item_tfms`, with their `targets`."
-    def __init__(self, files:list, # image file paths
+    def __init__(self, files:list, # image file paths (or images in memory, as `image_tensor` takes them)
                  targets:Tensor|None=None, # one target per file (None for unlabelled files)
                  item_tfms=None, # transforms of one decoded image, in their `order`
                  mode:str='RGB', # 'RGB' or 'L'
                  split_idx:int|None=None): # 0 training, 1 validation: which behaviour the item transforms take
-        self.files, self.targets, self.mode, self.split_idx = [str(f) for f in files], targets, mode, split_idx
+        self.files = [str(f) if isinstance(f, (str, os.PathLike)) else f for f in files]
+        self.targets, self.mode, self.split_idx = targets, mode, split_idx
         self.item_tfms = sorted(listify(item_tfms), key=lambda t: getattr(t, 'order', 0))
     items = property(lambda self: self.files, doc="The image files (fastai's name)")
     def __len__(self) -> int: return len(self.files)
     def __getitem__(self, i:int) -> tuple:
-        img = load_image(self.files[i], self.mode)
+        img = image_tensor(self.files[i], self.mode)
         for t in self.item_tfms: img = t(img, split_idx=self.split_idx) if isinstance(t, Transform) else t(img)
         return (img,) if self.targets is None else (img, self.targets[i])
     @contextmanager
