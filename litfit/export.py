@@ -84,22 +84,34 @@ def tfm_from_spec(spec:dict): # as returned by `tfm_spec`
 # %% ../nbs/16_export.ipynb #8bc6cb18
 _blocks = {'CategoryBlock': CategoryBlock, 'MultiCategoryBlock': MultiCategoryBlock, 'RegressionBlock': RegressionBlock}
 
-# %% ../nbs/16_export.ipynb #ec0e1869
-def _loss_spec(lf) -> dict:
-    "A litfit loss as its class name and its (plain) attributes."
-    cls = type(lf)
-    if getattr(losses_mod, cls.__name__, None) is not cls:
-        raise NotExportable(f"The loss {cls.__name__} is not one of litfit's (CrossEntropyLossFlat, BCEWithLogitsLossFlat, "
-                            "MSELossFlat, L1LossFlat, LabelSmoothingCrossEntropy(Flat), FocalLoss(Flat)): export stores the loss as data")
-    state = {k: v for k, v in vars(lf).items() if not k.startswith('_') and k != 'training'}
-    if any(isinstance(v, Tensor) for v in state.values()): raise NotExportable(f"The loss {cls.__name__} holds tensors (class weights)")
-    return {'type': cls.__name__, 'state': encode(state)}
+# %% ../nbs/16_export.ipynb #094135cc
+_torch_losses = ('CrossEntropyLoss', 'NLLLoss', 'BCEWithLogitsLoss', 'BCELoss', 'MSELoss', 'L1Loss', 'SmoothL1Loss', 'HuberLoss')
 
-# %% ../nbs/16_export.ipynb #0e3cb9ce
+# %% ../nbs/16_export.ipynb #04da024d
+def _loss_class(name) -> type|None:
+    "The loss class an export names: one of litfit's losses, or one of torch's common ones as `'torch.nn.<name>'`."
+    if isinstance(name, str) and name.startswith('torch.nn.') and name[9:] in _torch_losses: return getattr(nn, name[9:])
+    cls = getattr(losses_mod, name, None) if isinstance(name, str) else None
+    ok = isinstance(cls, type) and issubclass(cls, nn.Module) and cls.__module__ == losses_mod.__name__ and not name.startswith('_')
+    return cls if ok else None
+
+# %% ../nbs/16_export.ipynb #985255b2
+def _loss_spec(lf) -> dict:
+    "A litfit loss, or a common torch loss, as its class name and its (plain) attributes."
+    cls = type(lf)
+    name = f'torch.nn.{cls.__name__}' if cls.__module__.startswith('torch.nn') else cls.__name__
+    if _loss_class(name) is not cls:
+        raise NotExportable(f"The loss {cls.__name__} is neither one of litfit's losses nor one of torch's {', '.join(_torch_losses)}: "
+                            "export stores the loss as data")
+    state = {k: v for k, v in vars(lf).items() if not k.startswith('_') and k != 'training'}
+    if any(isinstance(v, Tensor) for v in [*state.values(), *getattr(lf, '_buffers', {}).values()]):
+        raise NotExportable(f"The loss {cls.__name__} holds tensors (class weights): export stores the loss as plain data")
+    return {'type': name, 'state': encode(state)}
+
+# %% ../nbs/16_export.ipynb #4454f7be
 def _loss_from_spec(spec:dict):
-    cls = getattr(losses_mod, spec.get('type', ''), None)
-    if not (isinstance(cls, type) and issubclass(cls, nn.Module) and cls.__module__ == losses_mod.__name__):
-        raise UnsafeFileError(f"Unknown loss {spec.get('type')!r}")
+    cls = _loss_class(spec.get('type'))
+    if cls is None: raise UnsafeFileError(f"Unknown loss {spec.get('type')!r}")
     lf = cls(); lf.__dict__.update(decode(spec['state']))
     return lf
 
@@ -251,14 +263,25 @@ def _example_input(dls) -> Tensor:
     if len(xb) != 1: raise NotExportable("export handles models with one input tensor")
     return xb[0]
 
-# %% ../nbs/16_export.ipynb #cb741ab7
+# %% ../nbs/16_export.ipynb #7936ce0d
+def _ref_name(f) -> str:
+    "`'module:qualname'` of the function `f`, refusing one that another process could not import."
+    mod, qual = getattr(f, '__module__', None), getattr(f, '__qualname__', '')
+    if not mod or mod == '__main__' or '<' in qual:
+        raise NotExportable(f"The factory {qual or f!r} is defined in the running script or notebook (or is a lambda), so "
+                            "another process cannot import it: move it to a module and pass it from there")
+    return f'{mod}:{qual}'
+
+# %% ../nbs/16_export.ipynb #e1f5c374
 @patch
 def _model_spec(self:Learner, example:Tensor, factory, trust) -> tuple:
     "`(spec, tensors, program)`: a factory and the model's weights, or the traced program and its tensors."
     model = unwrap(self.model)
     ref = factory if factory is not None else getattr(model, 'litfit_factory', None)
     if ref is not None:
+        if callable(ref): ref = (ref.func, ref.keywords) if isinstance(ref, partial) else (ref, {})
         name, kw = (ref, {}) if isinstance(ref, str) else ref
+        if callable(name): name = _ref_name(name)
         _check_ref(name, trust)
         sd = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
         return {'kind': 'factory', 'factory': name, 'kwargs': encode(kw)}, sd, None
@@ -309,10 +332,10 @@ def _metrics_from_spec(specs:list) -> list:
     if bad: raise UnsafeFileError(f"Unknown metrics {bad[:3]}: an export names litfit's metric functions only")
     return [getattr(metrics_mod, sp['factory'])(**decode(sp['kwargs'])) if isinstance(sp, dict) else getattr(metrics_mod, sp) for sp in specs]
 
-# %% ../nbs/16_export.ipynb #dcdab939
+# %% ../nbs/16_export.ipynb #46aad5dd
 @patch
 def export(self:Learner, fname='export.pkl', # the file, under `learn.path` (fastai's name; the file is a zip, not a pickle)
-           factory=None, # `'module:function'` (or `(name, kwargs)`) that builds the model, if not litfit's own
+           factory=None, # the function that builds the model, or `'module:function'`, or `(either, kwargs)`; litfit's own when None
            trust=None): # modules besides litfit and torchvision that `factory` may come from
     "Write what inference needs (model, preprocessing, classes, loss) as safetensors and JSON; return the path."
     from safetensors.torch import save as st_save
