@@ -115,17 +115,29 @@ def _loss_from_spec(spec:dict):
     lf = cls(); lf.__dict__.update(decode(spec['state']))
     return lf
 
-# %% ../nbs/16_export.ipynb #ffccf34c
+# %% ../nbs/16_export.ipynb #2b86299d
 def _data_spec(dls, example:Tensor) -> dict:
     "What inference needs of the data: the preprocessing and the targets' meaning (no items)."
     spec = {'vocab': encode(list(dls.vocab)) if dls.vocab is not None else None, 'n_inp': dls.n_inp}
     if isinstance(dls, ImageDataLoaders):
         ref = dls.valid or dls.train
+        r = getattr(dls, 'reader', None)   # how `from_df` read its table: `test_dl(df)` reads new tables the same way
         return {**spec, 'kind': 'image', 'mode': ref.dataset.mode, 'bs': ref.bs, 'block': type(dls.block).__name__,
-                'item_tfms': [tfm_spec(t) for t in ref.dataset.item_tfms], 'batch_tfms': [tfm_spec(t) for t in ref.after_batch]}
+                'item_tfms': [tfm_spec(t) for t in ref.dataset.item_tfms], 'batch_tfms': [tfm_spec(t) for t in ref.after_batch],
+                'reader': None if r is None else encode([r[0], str(r[1]), r[2], list(r[3]), r[4]])}
     return {**spec, 'kind': 'tensor', 'input_shape': list(example.shape[1:]), 'dtype': str(example.dtype).replace('torch.', '')}
 
-# %% ../nbs/16_export.ipynb #3111c5ef
+# %% ../nbs/16_export.ipynb #a406ba28
+def _reader_from_spec(r) -> tuple|None:
+    "`from_df`'s way of reading a table `(fn_col, folder, suffix, label columns, delimiter)`, checked to be plain data."
+    if r is None: return None
+    col, key = (str, int), lambda c: isinstance(c, col) and not isinstance(c, bool)
+    ok = (isinstance(r, list) and len(r) == 5 and key(r[0]) and isinstance(r[1], str) and isinstance(r[2], str)
+          and isinstance(r[3], list) and all(map(key, r[3])) and (r[4] is None or isinstance(r[4], str)))
+    if not ok: raise UnsafeFileError(f"Unknown table reader {r!r}")
+    return (r[0], Path(r[1]), r[2], r[3], r[4])
+
+# %% ../nbs/16_export.ipynb #d2d422c5
 def _dls_from_spec(spec:dict, device, path) -> DataLoaders:
     "Empty `DataLoaders` with the exported preprocessing: `test_dl`, `predict` and `get_preds` work on new items."
     vocab = decode(spec['vocab'])
@@ -141,7 +153,8 @@ def _dls_from_spec(spec:dict, device, path) -> DataLoaders:
     if mode is None: raise UnsafeFileError(f"Unknown image mode {spec['mode']!r}")
     loaders = [TfmdDL(ImageDataset([], None, items, mode, split_idx=i), bs=int(spec['bs']), device=device, after_batch=batch) for i in (0, 1)]
     dls = ImageDataLoaders(*loaders, path=path, device=device, vocab=vocab, n_inp=spec['n_inp'])
-    dls.block = block(); return dls
+    dls.block, dls.reader = block(), _reader_from_spec(spec.get('reader'))
+    return dls
 
 # %% ../nbs/16_export.ipynb #ab5745a8
 def _check_ref(ref:str, trust) -> str:
@@ -206,13 +219,15 @@ def check_program(j:dict # a serialized `torch.export` program, as parsed JSON
     for k in j.get('range_constraints', {}): _check_expr(k)
     return j
 
-# %% ../nbs/16_export.ipynb #ee4090a7
+# %% ../nbs/16_export.ipynb #ae99d8ca
 class ExportedModel(nn.Module):
     "A model rebuilt from its exported program, for inference: it computes as in eval mode and cannot train."
     def __init__(self, program): # a `torch.export` program's module
         super().__init__()
         self.program = program
     def forward(self, *xb): return self.program(*xb)
+    def state_dict(self, *args, **kwargs): return self.program.state_dict(*args, **kwargs)  # the model's own keys
+    def load_state_dict(self, sd, strict=True, assign=False): return self.program.load_state_dict(sd, strict, assign)
     def train(self, mode:bool=True):
         if mode: raise RuntimeError(_NO_TRAINING)
         self.training = False; return self
