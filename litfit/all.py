@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/99_all.ipynb #21830dc7
+# %% ../nbs/99_all.ipynb #4808177e
 import os, math
 import torch, numpy as np, pandas as pd
 import torch.nn.functional as F
@@ -14,7 +14,7 @@ from pathlib import Path
 from functools import partial
 from .core import default_device, to_device, find_bs
 from .losses import (CrossEntropyLossFlat, BCEWithLogitsLossFlat, MSELossFlat, L1LossFlat, LabelSmoothingCrossEntropy,
-                           LabelSmoothingCrossEntropyFlat, FocalLoss, FocalLossFlat)
+                           LabelSmoothingCrossEntropyFlat, FocalLoss, FocalLossFlat, reduce_loss)
 from .data import DataLoaders, TensorDataLoader, dl_copy, random_split_mask
 from .datasets import digits_dls, digits_df, get_digits, digits_cnn
 from .optimizer import Adam, SGD, OptimWrapper, param_groups, trainable_params, norm_bias_params
@@ -46,7 +46,7 @@ from .vision_learner import (vision_learner, cnn_learner, create_head, create_bo
 from .export import load_learner
 from .checkpoint import TrackerCallback, SaveModelCallback, EarlyStoppingCallback, ReduceLROnPlateau, Checkpoint
 from .tta import augmented
-from .mixup import NoneReduce, reduce_loss, MixHandler, MixUp, CutMix
+from .mixup import NoneReduce, MixHandler, MixUp, CutMix
 from .interpret import Interpretation, ClassificationInterpretation
 from .core import num_distrib, rank_distrib, distrib_barrier
 from litfit.distributed import (setup_distrib, teardown_distrib, DistributedDL, DistributedTrainer, gather_batch,

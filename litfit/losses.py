@@ -9,8 +9,8 @@ import torch.nn.functional as F
 from torch import nn, Tensor
 
 # %% auto #0
-__all__ = ['CrossEntropyLossFlat', 'LabelSmoothingCrossEntropy', 'LabelSmoothingCrossEntropyFlat', 'FocalLoss', 'FocalLossFlat',
-           'BCEWithLogitsLossFlat', 'MSELossFlat', 'L1LossFlat']
+__all__ = ['CrossEntropyLossFlat', 'reduce_loss', 'LabelSmoothingCrossEntropy', 'LabelSmoothingCrossEntropyFlat', 'FocalLoss',
+           'FocalLossFlat', 'BCEWithLogitsLossFlat', 'MSELossFlat', 'L1LossFlat']
 
 # %% ../nbs/01_losses.ipynb #ff97f315
 def _classes_last(inp:Tensor, targ:Tensor, axis:int) -> tuple:
@@ -48,12 +48,14 @@ class CrossEntropyLossFlat(_ClassLoss):
         return F.cross_entropy(inp, targ, weight=self.weight, ignore_index=self.ignore_index,
                                reduction=self.reduction, label_smoothing=self.label_smoothing)
 
-# %% ../nbs/01_losses.ipynb #a13bd961
-def _reduce(loss:Tensor, reduction:str) -> Tensor:
-    "Per-item `loss` reduced as `reduction` says: 'mean', 'sum' or 'none'."
+# %% ../nbs/01_losses.ipynb #aff48c77
+def reduce_loss(loss:Tensor, # per-item losses
+                reduction:str='mean' # 'mean', 'sum' or 'none'
+) -> Tensor:
+    "Reduce `loss` as a PyTorch loss with `reduction` would."
     return loss.mean() if reduction == 'mean' else loss.sum() if reduction == 'sum' else loss
 
-# %% ../nbs/01_losses.ipynb #3d904c52
+# %% ../nbs/01_losses.ipynb #68f74c83
 class LabelSmoothingCrossEntropy(_ClassLoss):
     "Cross-entropy against targets smoothed towards the uniform distribution by `eps`, on `(bs, classes)` outputs."
     def __init__(self, eps:float=0.1, # the share of the targets spread evenly over the classes
@@ -63,7 +65,7 @@ class LabelSmoothingCrossEntropy(_ClassLoss):
         self.eps, self.weight, self.reduction = eps, weight, reduction
     def forward(self, output:Tensor, target:Tensor) -> Tensor:
         log_preds = F.log_softmax(output, dim=1)
-        spread = _reduce(-log_preds.sum(dim=1), self.reduction)
+        spread = reduce_loss(-log_preds.sum(dim=1), self.reduction)
         true_class = F.nll_loss(log_preds, target.long(), weight=self.weight, reduction=self.reduction)
         return spread * self.eps / output.shape[1] + (1 - self.eps) * true_class
 
@@ -77,7 +79,7 @@ class LabelSmoothingCrossEntropyFlat(LabelSmoothingCrossEntropy):
         super().__init__(eps, weight, reduction); self.axis = axis
     def forward(self, inp:Tensor, targ:Tensor) -> Tensor: return super().forward(*_classes_last(inp, targ, self.axis))
 
-# %% ../nbs/01_losses.ipynb #0dfbfc98
+# %% ../nbs/01_losses.ipynb #95d19b08
 class FocalLoss(_ClassLoss):
     "Cross-entropy of each item scaled by `(1 - p_t)**gamma`, `p_t` the probability of its true class."
     def __init__(self, gamma:float=2.0, # how fast confident items lose weight (0: cross-entropy)
@@ -87,7 +89,7 @@ class FocalLoss(_ClassLoss):
         self.gamma, self.weight, self.reduction = gamma, weight, reduction
     def forward(self, inp:Tensor, targ:Tensor) -> Tensor:
         ce = F.cross_entropy(inp, targ, weight=self.weight, reduction='none')
-        return _reduce((1 - torch.exp(-ce)) ** self.gamma * ce, self.reduction)
+        return reduce_loss((1 - torch.exp(-ce)) ** self.gamma * ce, self.reduction)
 
 # %% ../nbs/01_losses.ipynb #9b83de5c
 class FocalLossFlat(FocalLoss):
