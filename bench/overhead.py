@@ -8,7 +8,8 @@ the minimal loop: forward, loss, backward, step, zero_grad, with no loss trackin
 loss, the learning rates and the epoch means. Each repetition trains one epoch with each variant, in turn (alternating
 the order), from the same initial weights; we report the median wall time per batch, and as the ratio the median
 over repetitions of the ratio within each repetition (the variants of one repetition run back to back, so a slow spell
-of a shared machine slows both sides of a ratio; ratios of separate medians moved by up to 10% between runs here).
+of a shared machine slows both sides of a ratio; ratios of separate medians moved by up to 10% between runs here),
+with a 95% bootstrap interval in brackets. The process is pinned to one CPU where the OS allows it.
 
 "raw, 1 group, torch default AdamW" is the loop most tutorials write, `torch.optim.AdamW(model.parameters(), ...)`:
 weight decay on everything and torch's default (slower, on the CPU) per-tensor kernel. It is shown for reference,
@@ -24,9 +25,13 @@ float32, with mixed precision (autocast + GradScaler against `learn.to_fp16()`),
 `learn.compile()`); and the host-device synchronisations per training batch of litfit's default configuration,
 counted with `torch.cuda.set_sync_debug_mode('warn')` (without progress bars).
 
-    python bench/overhead.py [--reps 15] [--batches 100] [--gpu | --no-gpu]
+`--attribute` also runs the MLP with a Learner whose batch is the raw loop's body (no events but `after_batch`), with and
+without the default callbacks, to split `fit`'s extra time into the fit around the batches, the callbacks, and the loop.
+
+    python bench/overhead.py [--reps 31] [--batches 100] [--gpu | --no-gpu] [--attribute]
 """
-import argparse, copy, io, statistics, sys, time, contextlib
+import argparse, copy, io, os, statistics, sys, time, contextlib
+import numpy as np
 from functools import partial
 import torch
 from torch import nn
@@ -97,9 +102,62 @@ def litfit_user_epoch(model, batches, lr, one_cycle):
         else: learn.fit(1)
     return time.perf_counter() - start
 
+class BareBatchLearner(Learner):
+    "A Learner whose batch is the raw loop's body plus the `after_batch` event: no other events, wrappers or moves."
+    def one_batch(self, i, b):
+        self.iter, (xb, yb) = i, b
+        self.xb, self.yb = (xb,), (yb,)
+        self.pred = self.model(xb)
+        self.loss_grad = F.cross_entropy(self.pred, yb); self.loss = self.loss_grad.detach()
+        self.loss_grad.backward(); self.opt.opt.step(); self.opt.opt.zero_grad()
+        self('after_batch')
+
+def bare_epoch(model, batches, lr, default_cbs=True):
+    learn = BareBatchLearner(DataLoaders(batches, device='cpu'), model, loss_func=CrossEntropyLossFlat(), lr=lr,
+                             opt_func=USER_OPT, default_cbs=default_cbs)
+    learn.logger = lambda *a: None
+    learn.create_opt()
+    start = time.perf_counter()
+    with learn.no_bar(): learn.fit(1)
+    return time.perf_counter() - start
+
+def attribute(make_model, shape, reps, n_batches):
+    "Where `fit`'s extra time goes: the fit around the batches, the default callbacks, then the per-batch loop itself."
+    torch.manual_seed(0)
+    batches = [(torch.randn(64, *shape), torch.randint(0, 10, (64,))) for _ in range(n_batches)]
+    init = make_model().state_dict()
+    def fresh():
+        m = make_model(); m.load_state_dict(copy.deepcopy(init)); return m
+    variants = {'raw': lambda: raw_user_epoch(fresh(), batches, 1e-3),
+                'fit, bare batch, no callbacks': lambda: bare_epoch(fresh(), batches, 1e-3, False),
+                'fit, bare batch, default callbacks': lambda: bare_epoch(fresh(), batches, 1e-3, True),
+                'fit': lambda: litfit_user_epoch(fresh(), batches, 1e-3, False)}
+    for f in variants.values(): f()
+    times = {k: [] for k in variants}
+    for r in range(reps):
+        for k in (list(variants) if r % 2 == 0 else list(reversed(variants))): times[k].append(variants[k]())
+    print(f"\nWhere the time goes (MLP, user's AdamW, {reps} interleaved epochs): ratio to raw")
+    for k in variants: print(f"  {k:<36} {fmt_ratio(times, k, 'raw')}")
+
 def paired(times:dict, k:str, base:str) -> float:
     "The median over repetitions of `k`'s time over `base`'s in the same repetition (run back to back)."
     return statistics.median(a / b for a, b in zip(times[k], times[base]))
+
+def paired_ci(times:dict, k:str, base:str, n:int=2000) -> tuple:
+    "A 95% bootstrap interval for `paired(times, k, base)`: how far the median ratio could move on a rerun."
+    r = np.array([a / b for a, b in zip(times[k], times[base])])
+    meds = np.median(np.random.default_rng(0).choice(r, (n, len(r))), axis=1)
+    return tuple(np.percentile(meds, [2.5, 97.5]))
+
+def fmt_ratio(times:dict, k:str, base:str) -> str:
+    lo, hi = paired_ci(times, k, base)
+    return f"{paired(times, k, base):.3f} [{lo:.3f}-{hi:.3f}]"
+
+def pin_cpu() -> str:
+    "Keep the process on one CPU: moved to another core, it restarts with cold caches (a shared VM's ratios swung by several percent)."
+    if not hasattr(os, 'sched_setaffinity'): return 'not pinned'
+    cpu = max(os.sched_getaffinity(0)); os.sched_setaffinity(0, {cpu})
+    return f'pinned to CPU {cpu}'
 
 def bench_user(name, make_model, shape, reps, n_batches):
     "fit and fit_one_cycle with a user's `opt_func`, against the hand-written loop with that optimizer (and with torch's OneCycleLR)."
@@ -119,7 +177,7 @@ def bench_user(name, make_model, shape, reps, n_batches):
     med = {k: statistics.median(v) for k, v in times.items()}
     print(f"\n{name}, opt_func=partial(torch.optim.AdamW, ...): median ms/batch over {reps} interleaved epochs, no bars")
     for k, v in med.items():
-        print(f"  {k:<18} {v:8.3f} ms/batch   ratio to raw {paired(times, k, 'raw'):.3f}   to raw + OneCycleLR {paired(times, k, 'raw + OneCycleLR'):.3f}")
+        print(f"  {k:<18} {v:8.3f} ms/batch   ratio to raw {fmt_ratio(times, k, 'raw')}   to raw + OneCycleLR {fmt_ratio(times, k, 'raw + OneCycleLR')}")
     return {k: paired(times, k, 'raw') for k in times}
 
 def bench(name, make_model, shape, reps, n_batches):
@@ -140,7 +198,7 @@ def bench(name, make_model, shape, reps, n_batches):
     med = {k: statistics.median(v) for k, v in times.items()}
     print(f"\n{name}: median ms/batch over {reps} interleaved epochs of {n_batches} batches of 64")
     for k, v in med.items():
-        print(f"  {k:<34} {v:8.3f} ms/batch   ratio to raw {paired(times, k, 'raw'):.3f}")
+        print(f"  {k:<34} {v:8.3f} ms/batch   ratio to raw {fmt_ratio(times, k, 'raw')}")
     return {k: paired(times, k, 'raw') for k in times}
 
 def gpu_loop(model, batches, amp=False, n=None):
@@ -209,11 +267,12 @@ def bench_gpu(reps, n_batches):
 
 if __name__ == '__main__':
     p = argparse.ArgumentParser()
-    p.add_argument('--reps', type=int, default=15); p.add_argument('--batches', type=int, default=100)
+    p.add_argument('--reps', type=int, default=31); p.add_argument('--batches', type=int, default=100)
     p.add_argument('--gpu', action=argparse.BooleanOptionalAction, default=torch.cuda.is_available())
+    p.add_argument('--attribute', action='store_true', help="also split fit's extra time into the fit, the callbacks and the batch loop")
     args = p.parse_args()
     torch.set_num_threads(1)
-    print(f"torch {torch.__version__}, CPU, 1 thread")
+    print(f"torch {torch.__version__}, CPU, 1 thread, {pin_cpu()}")
     res = {'MLP 784-256-10': bench('MLP 784-256-10', mlp, (1, 28, 28), args.reps, args.batches),
            'CNN 2 conv': bench('CNN 2 conv', cnn, (1, 28, 28), args.reps, args.batches)}
     user = bench_user('MLP 784-256-10', mlp, (1, 28, 28), args.reps, args.batches)
@@ -224,5 +283,6 @@ if __name__ == '__main__':
         print(f"  {name}: no bar {nb:.3f} ({'met' if nb <= 1.05 else 'MISSED'}), bar {b:.3f} ({'met' if b <= 1.10 else 'MISSED'})")
     f, oc = user['fit'], user['fit_one_cycle']
     print(f"  MLP, user's AdamW: fit {f:.3f} ({'met' if f <= 1.05 else 'MISSED'}), fit_one_cycle {oc:.3f} ({'met' if oc <= 1.08 else 'MISSED'})")
+    if args.attribute: attribute(mlp, (1, 28, 28), args.reps, args.batches)
     if args.gpu: bench_gpu(max(3, args.reps // 3), args.batches)
     else: print("\nNo GPU: the resnet18 / mixed precision / compile / sync-count section did not run.")

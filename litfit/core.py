@@ -39,12 +39,12 @@ def to_device(b, # a tensor, or any nesting of lists, tuples and dicts holding t
     if not isinstance(device, torch.device): device = default_device() if device is None else torch.device(device)
     return _move(b, device, non_blocking)
 
-# %% ../nbs/00_core.ipynb #d81554a7
+# %% ../nbs/00_core.ipynb #629d591c
 def find_bs(b # a tensor, or any nesting of lists, tuples and dicts holding tensors
            ) -> int:
     "Leading dimension of the first tensor in the (nested) batch `b`."
     if isinstance(b, Tensor): return b.shape[0] if b.ndim else 1
-    if isinstance(b, Mapping): b = list(b.values())
+    if not isinstance(b, (list, tuple)) and isinstance(b, Mapping): b = list(b.values())
     if isinstance(b, (list, tuple)):
         for o in b:
             try: return find_bs(o)

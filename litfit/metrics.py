@@ -74,7 +74,7 @@ class AvgLoss(_BatchMean):
         "'loss'."
         return 'loss'
 
-# %% ../nbs/05_metrics.ipynb #0b5fbdaa
+# %% ../nbs/05_metrics.ipynb #f0ddea48
 class AvgSmoothLoss(Metric):
     "Bias-corrected exponential moving average of the batch losses; `history` has one value per batch."
     def __init__(self, beta:float=0.98): self.beta = beta; self.reset() # weight of the past
@@ -83,7 +83,7 @@ class AvgSmoothLoss(Metric):
     def flush(self):
         "Smooth the pending batch losses into `history` (one host sync for all of them)."
         if not self.pending: return
-        vals, self.pending = torch.stack([v.float().mean() for v in self.pending]).tolist(), []
+        vals, self.pending = torch.stack([v.float().mean() if v.ndim else v.float() for v in self.pending]).tolist(), []
         for v in vals:
             self.val, self.count = self.beta * self.val + (1 - self.beta) * v, self.count + 1
             self.history.append(self.val / (1 - self.beta ** self.count))
