@@ -30,7 +30,7 @@ without the default callbacks, to split `fit`'s extra time into the fit around t
 
     python bench/overhead.py [--reps 31] [--batches 100] [--gpu | --no-gpu] [--attribute]
 """
-import argparse, copy, io, os, statistics, sys, time, contextlib
+import argparse, copy, io, os, statistics, time, contextlib
 import numpy as np
 from functools import partial
 import torch
@@ -102,6 +102,23 @@ def litfit_user_epoch(model, batches, lr, one_cycle):
         else: learn.fit(1)
     return time.perf_counter() - start
 
+def data_and_models(make_model, shape:tuple, n_batches:int):
+    "`n_batches` batches of 64 random inputs and classes, and `fresh()`: a new model with the same initial weights each call."
+    torch.manual_seed(0)
+    batches = [(torch.randn(64, *shape), torch.randint(0, 10, (64,))) for _ in range(n_batches)]
+    init = make_model().state_dict()
+    def fresh():
+        m = make_model(); m.load_state_dict(copy.deepcopy(init)); return m
+    return batches, fresh
+
+def interleaved(variants:dict, reps:int, n_batches:int) -> dict:
+    "ms per batch of each variant in each repetition: a warm-up, then every variant in turn, alternating the order."
+    for f in variants.values(): f()
+    times = {k: [] for k in variants}
+    for r in range(reps):
+        for k in (list(variants) if r % 2 == 0 else list(reversed(variants))): times[k].append(variants[k]() / n_batches * 1000)
+    return times
+
 class BareBatchLearner(Learner):
     "A Learner whose batch is the raw loop's body plus the `after_batch` event: no other events, wrappers or moves."
     def one_batch(self, i, b):
@@ -123,19 +140,12 @@ def bare_epoch(model, batches, lr, default_cbs=True):
 
 def attribute(make_model, shape, reps, n_batches):
     "Where `fit`'s extra time goes: the fit around the batches, the default callbacks, then the per-batch loop itself."
-    torch.manual_seed(0)
-    batches = [(torch.randn(64, *shape), torch.randint(0, 10, (64,))) for _ in range(n_batches)]
-    init = make_model().state_dict()
-    def fresh():
-        m = make_model(); m.load_state_dict(copy.deepcopy(init)); return m
+    batches, fresh = data_and_models(make_model, shape, n_batches)
     variants = {'raw': lambda: raw_user_epoch(fresh(), batches, 1e-3),
                 'fit, bare batch, no callbacks': lambda: bare_epoch(fresh(), batches, 1e-3, False),
                 'fit, bare batch, default callbacks': lambda: bare_epoch(fresh(), batches, 1e-3, True),
                 'fit': lambda: litfit_user_epoch(fresh(), batches, 1e-3, False)}
-    for f in variants.values(): f()
-    times = {k: [] for k in variants}
-    for r in range(reps):
-        for k in (list(variants) if r % 2 == 0 else list(reversed(variants))): times[k].append(variants[k]())
+    times = interleaved(variants, reps, n_batches)
     print(f"\nWhere the time goes (MLP, user's AdamW, {reps} interleaved epochs): ratio to raw")
     for k in variants: print(f"  {k:<36} {fmt_ratio(times, k, 'raw')}")
 
@@ -161,19 +171,12 @@ def pin_cpu() -> str:
 
 def bench_user(name, make_model, shape, reps, n_batches):
     "fit and fit_one_cycle with a user's `opt_func`, against the hand-written loop with that optimizer (and with torch's OneCycleLR)."
-    torch.manual_seed(0)
-    batches = [(torch.randn(64, *shape), torch.randint(0, 10, (64,))) for _ in range(n_batches)]
-    init = make_model().state_dict()
-    def fresh():
-        m = make_model(); m.load_state_dict(copy.deepcopy(init)); return m
+    batches, fresh = data_and_models(make_model, shape, n_batches)
     variants = {'raw': lambda: raw_user_epoch(fresh(), batches, 1e-3),
                 'raw + OneCycleLR': lambda: raw_user_epoch(fresh(), batches, 1e-3, one_cycle=True),
                 'fit': lambda: litfit_user_epoch(fresh(), batches, 1e-3, False),
                 'fit_one_cycle': lambda: litfit_user_epoch(fresh(), batches, 1e-3, True)}
-    for f in variants.values(): f()
-    times = {k: [] for k in variants}
-    for r in range(reps):
-        for k in (list(variants) if r % 2 == 0 else list(reversed(variants))): times[k].append(variants[k]() / n_batches * 1000)
+    times = interleaved(variants, reps, n_batches)
     med = {k: statistics.median(v) for k, v in times.items()}
     print(f"\n{name}, opt_func=partial(torch.optim.AdamW, ...): median ms/batch over {reps} interleaved epochs, no bars")
     for k, v in med.items():
@@ -181,20 +184,12 @@ def bench_user(name, make_model, shape, reps, n_batches):
     return {k: paired(times, k, 'raw') for k in times}
 
 def bench(name, make_model, shape, reps, n_batches):
-    torch.manual_seed(0)
-    batches = [(torch.randn(64, *shape), torch.randint(0, 10, (64,))) for _ in range(n_batches)]
-    init = make_model().state_dict()
-    def fresh():
-        m = make_model(); m.load_state_dict(copy.deepcopy(init)); return m
+    batches, fresh = data_and_models(make_model, shape, n_batches)
     variants = {'raw': lambda: raw_epoch(fresh(), batches, 1e-3),
                 'litfit (no bar)': lambda: litfit_epoch(fresh(), batches, 1e-3, bar=False),
                 'litfit (bar)': lambda: litfit_epoch(fresh(), batches, 1e-3, bar=True),
                 'raw, 1 group, torch default AdamW': lambda: raw_epoch(fresh(), batches, 1e-3, nanogpt=False)}
-    for f in variants.values(): f()  # warm-up
-    times = {k: [] for k in variants}
-    for r in range(reps):
-        order = list(variants) if r % 2 == 0 else list(reversed(variants))  # interleaved, alternating order
-        for k in order: times[k].append(variants[k]() / n_batches * 1000)
+    times = interleaved(variants, reps, n_batches)
     med = {k: statistics.median(v) for k, v in times.items()}
     print(f"\n{name}: median ms/batch over {reps} interleaved epochs of {n_batches} batches of 64")
     for k, v in med.items():
