@@ -154,7 +154,7 @@ def paired(times:dict, k:str, base:str) -> float:
     return statistics.median(a / b for a, b in zip(times[k], times[base]))
 
 def paired_ci(times:dict, k:str, base:str, n:int=2000) -> tuple:
-    "A 95% bootstrap interval for `paired(times, k, base)`: how far the median ratio could move on a rerun."
+    "A 95% bootstrap interval for `paired(times, k, base)` over this run's repetitions (reruns on a shared VM moved further)."
     r = np.array([a / b for a, b in zip(times[k], times[base])])
     meds = np.median(np.random.default_rng(0).choice(r, (n, len(r))), axis=1)
     return tuple(np.percentile(meds, [2.5, 97.5]))

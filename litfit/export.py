@@ -287,13 +287,15 @@ def _ref_name(f) -> str:
                             "another process cannot import it: move it to a module and pass it from there")
     return f'{mod}:{qual}'
 
-# %% ../nbs/16_export.ipynb #e1f5c374
+# %% ../nbs/16_export.ipynb #8d454f60
 @patch
 def _model_spec(self:Learner, example:Tensor, factory, trust) -> tuple:
     "`(spec, tensors, program)`: a factory and the model's weights, or the traced program and its tensors."
     model = unwrap(self.model)
     ref = factory if factory is not None else getattr(model, 'litfit_factory', None)
     if ref is not None:
+        if isinstance(ref, partial) and ref.args:
+            raise NotExportable(f"The factory {ref!r} has positional arguments: give them by keyword (partial(f, n=3)), which export stores")
         if callable(ref): ref = (ref.func, ref.keywords) if isinstance(ref, partial) else (ref, {})
         name, kw = (ref, {}) if isinstance(ref, str) else ref
         if callable(name): name = _ref_name(name)
@@ -338,11 +340,12 @@ def _splitter_spec(splitter) -> str|None:
     warnings.warn(f"The export does not store the splitter {splitter!r}: set `learn.splitter` after `load_learner` to freeze by groups.")
     return None
 
-# %% ../nbs/16_export.ipynb #d4ee79b5
+# %% ../nbs/16_export.ipynb #5db59196
 def _metrics_from_spec(specs:list) -> list:
     "The metrics stored as data, each made by a public metric function of litfit."
     name = lambda sp: sp['factory'] if isinstance(sp, dict) else sp
-    ok = lambda n: isinstance(n, str) and n.isidentifier() and not n.startswith('_') and callable(getattr(metrics_mod, n, None))
+    own = lambda f: callable(f) and getattr(f, '__module__', None) == metrics_mod.__name__   # not what the module imports
+    ok = lambda n: isinstance(n, str) and n.isidentifier() and not n.startswith('_') and own(getattr(metrics_mod, n, None))
     bad = [sp for sp in specs if not ok(name(sp))]
     if bad: raise UnsafeFileError(f"Unknown metrics {bad[:3]}: an export names litfit's metric functions only")
     return [getattr(metrics_mod, sp['factory'])(**decode(sp['kwargs'])) if isinstance(sp, dict) else getattr(metrics_mod, sp) for sp in specs]

@@ -91,13 +91,13 @@ class FocalLoss(_ClassLoss):
         ce = F.cross_entropy(inp, targ, weight=self.weight, reduction='none')
         return reduce_loss((1 - torch.exp(-ce)) ** self.gamma * ce, self.reduction)
 
-# %% ../nbs/01_losses.ipynb #9b83de5c
+# %% ../nbs/01_losses.ipynb #1a6e54d1
 class FocalLossFlat(FocalLoss):
     "`FocalLoss` over the class axis `axis`, with any number of leading dimensions."
     def __init__(self, gamma:float=2.0, # how fast confident items lose weight (0: cross-entropy)
-                 axis:int=-1, # the class axis of the model output
                  weight:Tensor|None=None, # a weight per class
-                 reduction:str='mean'): # 'mean', 'sum' or 'none'
+                 reduction:str='mean', # 'mean', 'sum' or 'none'
+                 axis:int=-1): # the class axis of the model output
         super().__init__(gamma, weight, reduction); self.axis = axis
     def forward(self, inp:Tensor, targ:Tensor) -> Tensor: return super().forward(*_classes_last(inp, targ, self.axis))
 

@@ -68,9 +68,9 @@ class MixedPrecision(Callback):
         if self._on: self.autocast.__exit__(None, None, None); self._on = False
     after_loss = after_batch = after_cancel_batch = _exit
 
-# %% ../nbs/21_precision.ipynb #84d00b8b
+# %% ../nbs/21_precision.ipynb #840daa99
 _CPU_FP16 = ("float16 mixed precision on the CPU is usually many times slower than float32 (few CPU kernels have a fast "
-             "float16 path): train on a GPU, use `to_bf16()` on a CPU with bfloat16 support, or `to_fp32()`")
+             "float16 path): train on a GPU, use `to_bf16()` on a CPU with AMX matrix units, or `to_fp32()`")
 
 # %% ../nbs/21_precision.ipynb #7b79a2c2
 @patch
