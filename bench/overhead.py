@@ -17,7 +17,13 @@ to see what litfit's defaults cost or save against it, and is not the baseline o
 
 Then the same comparison with the optimizer a user passes as `opt_func` (`partial(torch.optim.AdamW, ...)`): the
 hand-written loop builds that optimizer on the same parameter groups litfit builds, and `fit` and `fit_one_cycle` are
-compared with it (and `fit_one_cycle` also with the loop plus torch's `OneCycleLR`).
+compared with it (and `fit_one_cycle` also with the loop plus torch's `OneCycleLR`). These are the targets' ratios, a few
+percent apart, so this comparison runs 91 repetitions (`--user-reps`) spread over 7 fresh Python processes (`--procs`),
+and also times the hand-written loop a second time ("raw, again"): that ratio would be 1 on a quiet machine, and how
+far it strays shows the noise of the run. Separate processes, because a process's memory layout (address
+randomisation, hash seeds) biases a timing for as long as the process lives (Mytkowicz et al., "Producing wrong data
+without doing anything obviously wrong", ASPLOS 2009; pyperf spawns worker processes for the same reason): here one
+process measured `fit` at 1.02x and the next at 1.22x. The interval resamples whole processes, then repetitions.
 
 With CUDA (`--gpu`, on by default when a GPU is present): a resnet18 (10 classes) on synthetic 64x64 images, batches
 of 64 already on the GPU, in images per second against the hand-written loop doing the same work in the same run: in
@@ -26,11 +32,12 @@ float32, with mixed precision (autocast + GradScaler against `learn.to_fp16()`),
 counted with `torch.cuda.set_sync_debug_mode('warn')` (without progress bars).
 
 `--attribute` also runs the MLP with a Learner whose batch is the raw loop's body (no events but `after_batch`), with and
-without the default callbacks, to split `fit`'s extra time into the fit around the batches, the callbacks, and the loop.
+without the default callbacks, to split `fit`'s extra time into the fit around the batches, the callbacks, and the loop
+(as many repetitions and processes as the comparison above).
 
-    python bench/overhead.py [--reps 31] [--batches 100] [--gpu | --no-gpu] [--attribute]
+    python bench/overhead.py [--reps 31] [--user-reps 91] [--batches 100] [--gpu | --no-gpu] [--attribute]
 """
-import argparse, copy, io, os, statistics, time, contextlib
+import argparse, copy, io, multiprocessing, os, statistics, time, contextlib
 import numpy as np
 from functools import partial
 import torch
@@ -138,16 +145,24 @@ def bare_epoch(model, batches, lr, default_cbs=True):
     with learn.no_bar(): learn.fit(1)
     return time.perf_counter() - start
 
-def attribute(make_model, shape, reps, n_batches):
-    "Where `fit`'s extra time goes: the fit around the batches, the default callbacks, then the per-batch loop itself."
+def attribute_times(make_model, shape, reps, n_batches) -> dict:
+    "ms per batch of the raw loop, of `fit` with the raw loop's body (without, then with the default callbacks), and of `fit`."
+    torch.set_num_threads(1); pin_cpu()
     batches, fresh = data_and_models(make_model, shape, n_batches)
     variants = {'raw': lambda: raw_user_epoch(fresh(), batches, 1e-3),
                 'fit, bare batch, no callbacks': lambda: bare_epoch(fresh(), batches, 1e-3, False),
                 'fit, bare batch, default callbacks': lambda: bare_epoch(fresh(), batches, 1e-3, True),
                 'fit': lambda: litfit_user_epoch(fresh(), batches, 1e-3, False)}
-    times = interleaved(variants, reps, n_batches)
-    print(f"\nWhere the time goes (MLP, user's AdamW, {reps} interleaved epochs): ratio to raw")
-    for k in variants: print(f"  {k:<36} {fmt_ratio(times, k, 'raw')}")
+    return interleaved(variants, reps, n_batches)
+
+def attribute(make_model, shape, reps, n_batches, procs):
+    "Where `fit`'s extra time goes: the fit around the batches, the default callbacks, then the per-batch loop itself."
+    runs = in_fresh_processes(attribute_times, procs, make_model, shape, -(-reps // procs), n_batches)
+    times = {k: sum((r[k] for r in runs), []) for k in runs[0]}
+    print(f"\nWhere the time goes (MLP, user's AdamW, {len(times['raw'])} interleaved epochs in {procs} processes): ratio to raw")
+    for k in times:
+        lo, hi = process_ci(runs, k, 'raw')
+        print(f"  {k:<36} {paired(times, k, 'raw'):.3f} [{lo:.3f}-{hi:.3f}]")
 
 def paired(times:dict, k:str, base:str) -> float:
     "The median over repetitions of `k`'s time over `base`'s in the same repetition (run back to back)."
@@ -169,18 +184,45 @@ def pin_cpu() -> str:
     cpu = max(os.sched_getaffinity(0)); os.sched_setaffinity(0, {cpu})
     return f'pinned to CPU {cpu}'
 
-def bench_user(name, make_model, shape, reps, n_batches):
-    "fit and fit_one_cycle with a user's `opt_func`, against the hand-written loop with that optimizer (and with torch's OneCycleLR)."
+def user_times(make_model, shape, reps, n_batches) -> dict:
+    "ms per batch of the hand-written loop (twice), with OneCycleLR, `fit` and `fit_one_cycle`, all with the user's AdamW."
+    torch.set_num_threads(1); pin_cpu()
     batches, fresh = data_and_models(make_model, shape, n_batches)
     variants = {'raw': lambda: raw_user_epoch(fresh(), batches, 1e-3),
+                'raw, again': lambda: raw_user_epoch(fresh(), batches, 1e-3),
                 'raw + OneCycleLR': lambda: raw_user_epoch(fresh(), batches, 1e-3, one_cycle=True),
                 'fit': lambda: litfit_user_epoch(fresh(), batches, 1e-3, False),
                 'fit_one_cycle': lambda: litfit_user_epoch(fresh(), batches, 1e-3, True)}
-    times = interleaved(variants, reps, n_batches)
-    med = {k: statistics.median(v) for k, v in times.items()}
-    print(f"\n{name}, opt_func=partial(torch.optim.AdamW, ...): median ms/batch over {reps} interleaved epochs, no bars")
-    for k, v in med.items():
-        print(f"  {k:<18} {v:8.3f} ms/batch   ratio to raw {fmt_ratio(times, k, 'raw')}   to raw + OneCycleLR {fmt_ratio(times, k, 'raw + OneCycleLR')}")
+    return interleaved(variants, reps, n_batches)
+
+def in_fresh_processes(f, procs:int, *args) -> list:
+    "`f(*args)` in `procs` new Python processes, one after the other, each with its own memory layout and hash seed."
+    ctx = multiprocessing.get_context('spawn')
+    res = []
+    for _ in range(procs):
+        with ctx.Pool(1) as pool: res.append(pool.apply(f, args))
+    return res
+
+def process_ci(runs:list, k:str, base:str, n:int=2000) -> tuple:
+    "A 95% bootstrap interval for the pooled paired ratio that resamples whole processes, then repetitions within them."
+    rng, ratios = np.random.default_rng(0), [np.array([a / b for a, b in zip(r[k], r[base])]) for r in runs]
+    meds = [np.median(np.concatenate([rng.choice(ratios[i], len(ratios[i])) for i in rng.integers(0, len(runs), len(runs))]))
+            for _ in range(n)]
+    return tuple(np.percentile(meds, [2.5, 97.5]))
+
+def bench_user(name, make_model, shape, reps, n_batches, procs):
+    "fit and fit_one_cycle with a user's `opt_func` against the hand-written loop with that optimizer, in `procs` processes."
+    runs = in_fresh_processes(user_times, procs, make_model, shape, -(-reps // procs), n_batches)
+    times = {k: sum((r[k] for r in runs), []) for k in runs[0]}
+    print(f"\n{name}, opt_func=partial(torch.optim.AdamW, ...): median ms/batch over {len(times['raw'])} interleaved epochs "
+          f"in {procs} processes, no bars; [95% interval, resampling processes]")
+    for k, v in times.items():
+        lo, hi = process_ci(runs, k, 'raw'); lo2, hi2 = process_ci(runs, k, 'raw + OneCycleLR')
+        print(f"  {k:<18} {statistics.median(v):8.3f} ms/batch   ratio to raw {paired(times, k, 'raw'):.3f} [{lo:.3f}-{hi:.3f}]"
+              f"   to raw + OneCycleLR {paired(times, k, 'raw + OneCycleLR'):.3f} [{lo2:.3f}-{hi2:.3f}]")
+    print("  raw ms/batch in each process:         " + ' '.join(f"{statistics.median(r['raw']):5.3f}" for r in runs))
+    for k in ('raw, again', 'fit', 'fit_one_cycle'):
+        print(f"  {k + ' / raw in each process:':<36} " + ' '.join(f"{paired(r, k, 'raw'):5.3f}" for r in runs))
     return {k: paired(times, k, 'raw') for k in times}
 
 def bench(name, make_model, shape, reps, n_batches):
@@ -263,6 +305,8 @@ def bench_gpu(reps, n_batches):
 if __name__ == '__main__':
     p = argparse.ArgumentParser()
     p.add_argument('--reps', type=int, default=31); p.add_argument('--batches', type=int, default=100)
+    p.add_argument('--user-reps', type=int, default=91, help="repetitions of the comparison with the user's optimizer")
+    p.add_argument('--procs', type=int, default=7, help="processes that comparison is spread over")
     p.add_argument('--gpu', action=argparse.BooleanOptionalAction, default=torch.cuda.is_available())
     p.add_argument('--attribute', action='store_true', help="also split fit's extra time into the fit, the callbacks and the batch loop")
     args = p.parse_args()
@@ -270,7 +314,7 @@ if __name__ == '__main__':
     print(f"torch {torch.__version__}, CPU, 1 thread, {pin_cpu()}")
     res = {'MLP 784-256-10': bench('MLP 784-256-10', mlp, (1, 28, 28), args.reps, args.batches),
            'CNN 2 conv': bench('CNN 2 conv', cnn, (1, 28, 28), args.reps, args.batches)}
-    user = bench_user('MLP 784-256-10', mlp, (1, 28, 28), args.reps, args.batches)
+    user = bench_user('MLP 784-256-10', mlp, (1, 28, 28), args.user_reps, args.batches, args.procs)
     print("\nTargets: litfit/raw <= 1.05 without bars, <= 1.10 with bars; with the user's optimizer, fit <= 1.05 and")
     print("fit_one_cycle <= 1.08 against the same hand-written loop (no schedule).")
     for name, m in res.items():
@@ -278,6 +322,6 @@ if __name__ == '__main__':
         print(f"  {name}: no bar {nb:.3f} ({'met' if nb <= 1.05 else 'MISSED'}), bar {b:.3f} ({'met' if b <= 1.10 else 'MISSED'})")
     f, oc = user['fit'], user['fit_one_cycle']
     print(f"  MLP, user's AdamW: fit {f:.3f} ({'met' if f <= 1.05 else 'MISSED'}), fit_one_cycle {oc:.3f} ({'met' if oc <= 1.08 else 'MISSED'})")
-    if args.attribute: attribute(mlp, (1, 28, 28), args.reps, args.batches)
+    if args.attribute: attribute(mlp, (1, 28, 28), args.user_reps, args.batches, args.procs)
     if args.gpu: bench_gpu(max(3, args.reps // 3), args.batches)
     else: print("\nNo GPU: the resnet18 / mixed precision / compile / sync-count section did not run.")
