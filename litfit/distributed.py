@@ -127,7 +127,7 @@ def _sync_buffers(model:nn.Module):
     "Copy rank 0's buffers (BatchNorm's running statistics) to every rank."
     for b in model.buffers(): dist.broadcast(b, src=0)
 
-# %% ../nbs/25_distributed.ipynb #62a7c380
+# %% ../nbs/25_distributed.ipynb #1f28f21f
 @patch
 @contextmanager
 def distrib_ctx(self:Learner, sync_bn:bool=True, # convert BatchNorm layers to SyncBatchNorm (on CUDA)
@@ -137,7 +137,7 @@ def distrib_ctx(self:Learner, sync_bn:bool=True, # convert BatchNorm layers to S
     created = not dist.is_initialized()
     device, old = setup_distrib(), (self.dls.device, self.logger)
     self.dls.device, cb = device, DistributedTrainer(sync_bn)
-    if sync_bn and device.type != 'cuda' and any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in self.model.modules()):
+    if sync_bn and device.type != 'cuda' and rank_distrib() == 0 and any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in self.model.modules()):
         warnings.warn("SyncBatchNorm needs CUDA: on the CPU each process keeps its own BatchNorm statistics")
     rank0 = [c for c in self.cbs if isinstance(c, ProgressCallback) or getattr(c, 'main_process_only', False)] if rank_distrib() else []
     if rank_distrib(): self.logger = lambda *args: None

@@ -29,13 +29,16 @@ def plain(o): # a state dict, or any nesting of dicts, lists and tuples
 class UnsafeFileError(ValueError):
     "A file that would need unpickling code to load; litfit refuses it."
 
-# %% ../nbs/13_persist.ipynb #16871820
+# %% ../nbs/13_persist.ipynb #1de783e3
 def load_plain(file, # a path or a file-like object
                map_location=None): # where tensors go (as `torch.load`)
     "`torch.load` with `weights_only=True`: plain data only; anything that would run code raises `UnsafeFileError`."
     distrib_barrier()   # in a distributed job, wait until rank 0 has written it
     try: return torch.load(file, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
+        if 'Unsupported operand' in str(e):   # not a pickle at all: text, or another format
+            raise pickle.UnpicklingError(f"{file} is not a file written by `torch.save` (`learn.save`, `Checkpoint`): torch cannot "
+                                         f"read it ({str(e).split('WeightsUnpickler error: ')[-1].strip().splitlines()[0]})") from None
         raise UnsafeFileError(f"{file} holds more than tensors and plain data (it names {_named_global(e)}), and loading it would "
                               "run code from the file: litfit refuses it. Save weights with `learn.save` (or "
                               "`torch.save(model.state_dict(), ...)`), and share models with `learn.export`.") from None
@@ -84,12 +87,13 @@ def clean_state_dict(sd:dict # a model's state dict
         return k
     return {_clean(k): v for k, v in sd.items()}
 
-# %% ../nbs/13_persist.ipynb #53df5e87
+# %% ../nbs/13_persist.ipynb #ae084358
 @patch
 def _file(self:Learner, file, ext:str='.pth'):
     "`path/model_dir/<file><ext>` for a name or path (an absolute one is kept); a file-like object as it is."
-    if not isinstance(file, (str, Path)): return file
-    return self.path / self.model_dir / f'{file}{ext}'
+    if isinstance(file, (str, Path)): return self.path / self.model_dir / f'{file}{ext}'
+    if hasattr(file, 'read') or hasattr(file, 'write'): return file
+    raise TypeError(f"Expected a file name, a path or a file-like object, got {file!r}")
 
 # %% ../nbs/13_persist.ipynb #574554ea
 def _state(model:nn.Module, opt, with_opt:bool) -> dict:
