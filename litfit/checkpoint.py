@@ -175,7 +175,7 @@ class Checkpoint(Callback):
     def after_epoch(self):
         if not self.learn.eval_only and len(self.learn.recorder.values) > self.n_rows: self.write(self.learn.epoch + 1, 0)   # not when skipped
 
-# %% ../nbs/17_checkpoint.ipynb #c5687657
+# %% ../nbs/17_checkpoint.ipynb #0afd30ca
 @patch
 def write(self:Checkpoint, epoch:int, # the epoch training is in
           batch:int): # the training batches done in `epoch`
@@ -185,7 +185,7 @@ def write(self:Checkpoint, epoch:int, # the epoch training is in
     state = {'version': 1, 'epoch': epoch, 'batch': batch, 'n_epoch': learn.n_epoch, 'stage': getattr(learn, 'fit_stage', 0),
              'fit': self.fit_args, 'train_iter': learn.train_iter, 'pct_train': learn.pct_train, 'model': unwrap(learn.model).state_dict(),
              'opt': plain(learn.opt.state_dict()), 'rng_epoch': self.epoch_rng if batch else rng_data(learn.dls), 'rng': rng_data(learn.dls),
-             'cbs': cbs, 'cbs_by_rank': _by_rank(learn, cbs)}
+             'cbs': cbs, 'recorder_by_rank': _by_rank(learn, cbs.get('Recorder'))}
     self.saved = atomic_write(learn._file(self.fname), lambda f: torch.save(state, f))
 
 # %% ../nbs/17_checkpoint.ipynb #0b85055f
@@ -208,7 +208,7 @@ def _check_same_fit(old:dict|None, # `fit_args` of the checkpoint's fit (None in
         if old[k] != new.get(k):
             raise ValueError(f"The checkpoint comes from a fit whose {k} was {old[k]} and this fit's is {new.get(k)}: resume with the same arguments")
 
-# %% ../nbs/17_checkpoint.ipynb #9fea8984
+# %% ../nbs/17_checkpoint.ipynb #4452402f
 class Resume(Callback):
     "Load a checkpoint at the start of a fit and continue from the epoch and batch it records."
     order = 100
@@ -220,9 +220,9 @@ class Resume(Callback):
             raise ValueError(f"The checkpoint comes from a fit of {s['n_epoch']} epochs and this fit has {learn.n_epoch}: resume with the same arguments")
         _check_same_fit(s.get('fit'), fit_args(learn))
         if s['epoch'] >= learn.n_epoch: warnings.warn(f"The checkpoint was written at the end of its fit: all {learn.n_epoch} epochs are done, there is nothing left to train")
-        by_rank = s.get('cbs_by_rank')   # in a distributed fit, each rank takes back its own running sums
-        dist_fit = by_rank is not None and getattr(learn, 'distributed_trainer', None) is not None and len(by_rank) == torch.distributed.get_world_size()
-        self.cbs = by_rank[torch.distributed.get_rank()] if dist_fit else s['cbs']
+        self.cbs, by_rank = dict(s['cbs']), s.get('recorder_by_rank')   # in a distributed fit, each rank takes back its own running sums
+        if by_rank is not None and getattr(learn, 'distributed_trainer', None) is not None and len(by_rank) == torch.distributed.get_world_size():
+            self.cbs['Recorder'] = by_rank[torch.distributed.get_rank()]
         unwrap(learn.model).load_state_dict(clean_state_dict(s['model'])); learn.opt.load_state_dict(s['opt'])
         for cb in learn.cbs:
             if hasattr(cb, 'load_checkpoint_state') and type(cb).__name__ in self.cbs: cb.load_checkpoint_state(self.cbs[type(cb).__name__])

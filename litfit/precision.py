@@ -234,14 +234,15 @@ def to_contiguous(self:Learner, to_fp32:bool=False # remove mixed precision too
     self.model.to(memory_format=torch.contiguous_format)
     return self.to_fp32().remove_cb(ChannelsLast) if to_fp32 else self.remove_cb(ChannelsLast)
 
-# %% ../nbs/21_precision.ipynb #628eb4ae
+# %% ../nbs/21_precision.ipynb #7e31de14
 class TerminateOnNaNCallback(Callback):
     "Stop training (`CancelFitException`) at the first batch whose loss, or whose gradients in training, are infinite or NaN."
     order = -9
     def after_loss(self):
         if not self.learn.training and not torch.isfinite(self.learn.loss).all(): raise CancelFitException
     def before_step(self):
-        ok, scaler = torch.isfinite(self.learn.loss).all(), getattr(self.learn, 'scaler', None)
-        gs = _grads(self.learn.opt) if scaler is None or not scaler.is_enabled() else []  # fp16's scaler skips those steps itself
+        mp = getattr(self.learn, 'mixed_precision', None)   # fp16's loss scaler skips the steps with overflowing gradients itself
+        ok, scaling = torch.isfinite(self.learn.loss).all(), mp is not None and mp.scaler is not None and mp.scaler.is_enabled()
+        gs = [] if scaling else _grads(self.learn.opt)
         if gs: ok = ok & torch.isfinite(torch.stack(torch._foreach_norm(gs))).all()
         if not ok: raise CancelFitException
