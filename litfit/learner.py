@@ -150,14 +150,17 @@ def add_cb(self:Learner, cb:Callback|type # an instance, or a class to instantia
     self.cbs.append(cb); self._rebuild()
     return self
 
-# %% ../nbs/07_learner.ipynb #db5298ed
+# %% ../nbs/07_learner.ipynb #f568ae7b
 @patch
 def remove_cb(self:Learner, cb:Callback|type # an instance, or a class (every callback of it)
              ) -> Learner:
     "Remove the callback `cb`, or every callback of the class `cb`."
     for c in [c for c in self.cbs if (isinstance(c, cb) if isinstance(cb, type) else c is cb)]:
         self.cbs.remove(c)
-        if getattr(self, c.name, None) is c: delattr(self, c.name)
+        if getattr(self, c.name, None) is c:  # the name goes back to another callback of that name, if one is left
+            same = [o for o in self.cbs if o.name == c.name]
+            if same: setattr(self, c.name, same[-1])
+            else: delattr(self, c.name)
         c.learn = None
     self._rebuild()
     return self

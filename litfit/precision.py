@@ -18,11 +18,12 @@ from .learner import Learner
 __all__ = ['set_seed', 'AMPMode', 'MixedPrecision', 'GradientAccumulation', 'GradientClip', 'ChannelsLast',
            'TerminateOnNaNCallback']
 
-# %% ../nbs/21_precision.ipynb #927f900e
+# %% ../nbs/21_precision.ipynb #8c9b4991
 def set_seed(s:int, # the seed
              reproducible:bool=False # also make cuDNN deterministic and turn off its benchmark mode
 ):
     "Seed Python's `random`, NumPy and torch (every device) with `s`."
+    if not isinstance(s, numbers.Integral) or isinstance(s, bool): raise TypeError(f"set_seed: the seed must be an int, got {s!r}")
     random.seed(s)
     np.random.seed(s % (2**32 - 1))
     torch.manual_seed(s)  # seeds the CUDA generators too
@@ -53,14 +54,26 @@ def _to_float(o):
     if isinstance(o, dict): return {k: _to_float(v) for k, v in o.items()}
     return o
 
-# %% ../nbs/21_precision.ipynb #758db98c
+# %% ../nbs/21_precision.ipynb #fa167aa7
+_SCALER_ARGS = {'init_scale': 'a positive number', 'growth_factor': 'a number above 1',
+                'backoff_factor': 'a number between 0 and 1', 'growth_interval': 'a positive int'}
+def _check_scaler_args(kwargs:dict): # the arguments for `torch.amp.GradScaler`
+    "Refuse the GradScaler arguments torch would accept now and reject only at the first float16 fit."
+    for k, v in kwargs.items():
+        num, whole = isinstance(v, numbers.Real) and not isinstance(v, bool), isinstance(v, numbers.Integral)
+        ok = {'init_scale': num and v > 0, 'growth_factor': num and v > 1, 'backoff_factor': num and 0 < v < 1,
+              'growth_interval': num and whole and v > 0}.get(k, True)
+        if not ok: raise ValueError(f"MixedPrecision: {k} must be {_SCALER_ARGS[k]}, got {v!r}")
+
+# %% ../nbs/21_precision.ipynb #61ccb1f6
 class MixedPrecision(Callback):
     "Mixed precision training: forward and loss under `torch.autocast`, with loss scaling for float16."
     order = 10
     def __init__(self, amp_mode:str|AMPMode='fp16', # 'fp16' (float16, with loss scaling) or 'bf16' (bfloat16)
                  **kwargs): # passed to `torch.amp.GradScaler`: `init_scale`, `growth_factor`, `backoff_factor`, `growth_interval`
         if 'enabled' in kwargs: raise TypeError("MixedPrecision sets the GradScaler's `enabled` itself (on for fp16, off for bf16)")
-        _amp_dtype(amp_mode, torch.device('cpu')); torch.amp.GradScaler('cpu', enabled=False, **kwargs)  # refuse bad arguments now
+        _amp_dtype(amp_mode, torch.device('cpu')); torch.amp.GradScaler('cpu', enabled=False, **kwargs)  # refuse bad names now
+        _check_scaler_args(kwargs)  # and bad values
         self.amp_mode, self.kwargs, self.autocast, self.scaler, self.scales, self._on = AMPMode(amp_mode), kwargs, None, None, [], False
     def before_batch(self): self.autocast.__enter__(); self._on = True
     def after_pred(self): self.learn.pred = _to_float(self.learn.pred)
