@@ -24,6 +24,13 @@ far it strays shows the noise of the run. Separate processes, because a process'
 randomisation, hash seeds) biases a timing for as long as the process lives (Mytkowicz et al., "Producing wrong data
 without doing anything obviously wrong", ASPLOS 2009; pyperf spawns worker processes for the same reason): here one
 process measured `fit` at 1.02x and the next at 1.22x. The interval resamples whole processes, then repetitions.
+After every timed epoch the cycle collector runs, untimed: a Learner and its callbacks refer to each other, so a
+dropped Learner's model and optimizer state wait for the collector, while the raw loop's are freed at once.
+
+`--instructions` counts, instead of timing, the instructions each of these user's-optimizer variants executes in its
+timed section (one epoch each, after a warm-up), with valgrind's callgrind: the same count on every run and machine
+load, so it measures the work the loop adds exactly, though not what that work costs in cache misses and page faults.
+It runs the variants in a child process under valgrind (about 50 times slower; some 15 minutes here).
 
 With CUDA (`--gpu`, on by default when a GPU is present): a resnet18 (10 classes) on synthetic 64x64 images, batches
 of 64 already on the GPU, in images per second against the hand-written loop doing the same work in the same run: in
@@ -36,8 +43,9 @@ without the default callbacks, to split `fit`'s extra time into the fit around t
 (as many repetitions and processes as the comparison above).
 
     python bench/overhead.py [--reps 31] [--user-reps 91] [--batches 100] [--gpu | --no-gpu] [--attribute]
+    python bench/overhead.py --instructions
 """
-import argparse, copy, io, multiprocessing, os, statistics, time, contextlib
+import argparse, copy, gc, glob, io, multiprocessing, os, shutil, statistics, subprocess, sys, tempfile, time, contextlib
 import numpy as np
 from functools import partial
 import torch
@@ -120,10 +128,12 @@ def data_and_models(make_model, shape:tuple, n_batches:int):
 
 def interleaved(variants:dict, reps:int, n_batches:int) -> dict:
     "ms per batch of each variant in each repetition: a warm-up, then every variant in turn, alternating the order."
-    for f in variants.values(): f()
+    for f in variants.values(): f(); gc.collect()
     times = {k: [] for k in variants}
     for r in range(reps):
-        for k in (list(variants) if r % 2 == 0 else list(reversed(variants))): times[k].append(variants[k]() / n_batches * 1000)
+        for k in (list(variants) if r % 2 == 0 else list(reversed(variants))):
+            times[k].append(variants[k]() / n_batches * 1000)
+            gc.collect()  # a dropped Learner's model and optimizer wait for the cycle collector: collect them untimed
     return times
 
 class BareBatchLearner(Learner):
@@ -225,6 +235,38 @@ def bench_user(name, make_model, shape, reps, n_batches, procs):
         print(f"  {k + ' / raw in each process:':<36} " + ' '.join(f"{paired(r, k, 'raw'):5.3f}" for r in runs))
     return {k: paired(times, k, 'raw') for k in times}
 
+IR_VARIANTS = ('raw', 'raw + OneCycleLR', 'fit', 'fit_one_cycle')
+
+def ir_worker(n_batches:int):
+    "Run each variant once; its timed section lies between two `time.perf_counter()` calls, which here sleep first."
+    torch.set_num_threads(1)
+    batches, fresh = data_and_models(mlp, (1, 28, 28), n_batches)
+    run = {'raw': lambda b: raw_user_epoch(fresh(), b, 1e-3), 'raw + OneCycleLR': lambda b: raw_user_epoch(fresh(), b, 1e-3, True),
+           'fit': lambda b: litfit_user_epoch(fresh(), b, 1e-3, False), 'fit_one_cycle': lambda b: litfit_user_epoch(fresh(), b, 1e-3, True)}
+    for f in run.values(): f(batches[:5])   # first calls: lazy imports, caches
+    clock = time.perf_counter
+    def marked(): time.sleep(0.001); return clock()   # callgrind writes its counts so far before each sleep
+    time.perf_counter = marked
+    for k in IR_VARIANTS: run[k](batches)
+
+def instructions(n_batches:int):
+    "Instructions per batch of each variant's timed section (the user's AdamW), counted by valgrind's callgrind."
+    if shutil.which('valgrind') is None: return print("\nvalgrind is not installed: no instruction counts.")
+    with tempfile.TemporaryDirectory() as d:
+        out = os.path.join(d, 'cg.out')
+        subprocess.run(['valgrind', '--tool=callgrind', '--dump-before=clock_nanosleep*', f'--callgrind-out-file={out}',
+                        sys.executable, os.path.abspath(__file__), '--ir-worker', '--batches', str(n_batches)],
+                       check=True, capture_output=True, env={**os.environ, 'OMP_NUM_THREADS': '1'})
+        dumps = sorted(glob.glob(out + '.*'), key=lambda p: int(p.rsplit('.', 1)[1]))
+        totals = [int(next(l for l in open(p) if l.startswith('totals:')).split()[1]) for p in dumps]
+    last = totals[-(2 * len(IR_VARIANTS) - 1):]   # timed, untimed, timed, ..., timed: one dump at each marker
+    timed, between = dict(zip(IR_VARIANTS, last[::2])), last[1::2]
+    assert min(timed.values()) > 10 * max(between), f"the dumps do not line up with the markers: {totals}"
+    print(f"\nInstructions executed (valgrind callgrind), MLP, user's AdamW, one epoch of {n_batches} batches each:")
+    for k, v in timed.items():
+        print(f"  {k:<18} {v / n_batches / 1e6:8.3f} M/batch   ratio to raw {v / timed['raw']:.4f}"
+              f"   extra per batch {(v - timed['raw']) / n_batches / 1e3:7.1f} k")
+
 def bench(name, make_model, shape, reps, n_batches):
     batches, fresh = data_and_models(make_model, shape, n_batches)
     variants = {'raw': lambda: raw_epoch(fresh(), batches, 1e-3),
@@ -309,7 +351,11 @@ if __name__ == '__main__':
     p.add_argument('--procs', type=int, default=7, help="processes that comparison is spread over")
     p.add_argument('--gpu', action=argparse.BooleanOptionalAction, default=torch.cuda.is_available())
     p.add_argument('--attribute', action='store_true', help="also split fit's extra time into the fit, the callbacks and the batch loop")
+    p.add_argument('--instructions', action='store_true', help="only count the instructions of the user's-optimizer variants (valgrind)")
+    p.add_argument('--ir-worker', action='store_true', help=argparse.SUPPRESS)
     args = p.parse_args()
+    if args.ir_worker: sys.exit(ir_worker(args.batches))
+    if args.instructions: sys.exit(instructions(args.batches))
     torch.set_num_threads(1)
     print(f"torch {torch.__version__}, CPU, 1 thread, {pin_cpu()}")
     res = {'MLP 784-256-10': bench('MLP 784-256-10', mlp, (1, 28, 28), args.reps, args.batches),
