@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/99_all.ipynb #4808177e
+# %% ../nbs/99_all.ipynb #8cffecc8
 import os, math
 import torch, numpy as np, pandas as pd
 import torch.nn.functional as F
@@ -49,16 +49,16 @@ from .tta import augmented
 from .mixup import NoneReduce, MixHandler, MixUp, CutMix
 from .interpret import Interpretation, ClassificationInterpretation
 from .core import num_distrib, rank_distrib, distrib_barrier
-from litfit.distributed import (setup_distrib, teardown_distrib, DistributedDL, DistributedTrainer, gather_batch,
-    notebook_launcher)
+from .distributed import (setup_distrib, teardown_distrib, rank0_first, DistributedDL, DistributedTrainer, gather_batch,
+    ParallelTrainer, notebook_launcher)
 from .precision import (set_seed, AMPMode, MixedPrecision, GradientAccumulation, GradientClip, ChannelsLast,
-    TerminateOnNaNCallback)
+    TerminateOnNaNCallback, ShortEpochCallback, CastToTensor)
 from .compile import CompileTimer
 from .callback_logging import CSVLogger, ShowGraphCallback
 from .ema import EMACallback, ema_decay
 from .cli import demo
 
-# %% ../nbs/99_all.ipynb #363666f9
+# %% ../nbs/99_all.ipynb #65a61fab
 __all__ = ['os', 'math', 'torch', 'nn', 'F', 'np', 'pd', 'Path', 'partial', 'tensor',
            'default_device', 'to_device', 'find_bs',
            'CrossEntropyLossFlat', 'BCEWithLogitsLossFlat', 'MSELossFlat', 'L1LossFlat', 'LabelSmoothingCrossEntropy',
@@ -90,6 +90,6 @@ __all__ = ['os', 'math', 'torch', 'nn', 'F', 'np', 'pd', 'Path', 'partial', 'ten
            'squeezenet1_1', 'load_learner', 'TrackerCallback', 'SaveModelCallback', 'EarlyStoppingCallback', 'ReduceLROnPlateau',
            'Checkpoint', 'augmented', 'NoneReduce', 'reduce_loss', 'MixHandler', 'MixUp', 'CutMix', 'Interpretation',
            'ClassificationInterpretation', 'num_distrib', 'rank_distrib', 'distrib_barrier', 'setup_distrib',
-           'teardown_distrib', 'DistributedDL', 'DistributedTrainer', 'gather_batch', 'notebook_launcher', 'set_seed', 'AMPMode',
-           'MixedPrecision', 'GradientAccumulation', 'GradientClip', 'ChannelsLast', 'TerminateOnNaNCallback', 'CompileTimer',
+           'teardown_distrib', 'rank0_first', 'DistributedDL', 'DistributedTrainer', 'gather_batch', 'ParallelTrainer', 'notebook_launcher', 'set_seed', 'AMPMode',
+           'MixedPrecision', 'GradientAccumulation', 'GradientClip', 'ChannelsLast', 'TerminateOnNaNCallback', 'ShortEpochCallback', 'CastToTensor', 'CompileTimer',
            'CSVLogger', 'ShowGraphCallback', 'EMACallback', 'ema_decay', 'demo']

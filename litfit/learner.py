@@ -237,13 +237,15 @@ def failing_layer(model:nn.Module, # the model
     m, args = stack[-1]
     return names.get(m, ''), m, args[0] if args else None
 
-# %% ../nbs/07_learner.ipynb #60687666
+# %% ../nbs/07_learner.ipynb #ca593032
 def _forward_note(model:nn.Module, xb:tuple) -> str:
     "What to tell the user when `model(*xb)` fails: the batch, the failing layer, and a hint for images' channels."
     note = f"The model could not take the batch [{_shapes(xb)}]"
     found = failing_layer(model, xb)
     if found is None: return note
     name, m, inp = found
+    if not name and isinstance(m, nn.parallel.DistributedDataParallel):   # the layers work: the wrapper's messages failed
+        return "DistributedDataParallel lost touch with the other processes (the model itself takes the batch): one of them has probably stopped: look for its error in the log"
     note += f": {f'layer {name!r}' if name else 'the model'} ({m}) failed"
     conv = isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d))
     if conv and inp is xb[0] and inp.ndim >= 3 and inp.shape[1] != m.in_channels:
@@ -335,7 +337,7 @@ def _run(self:Learner, body):
             for cb in self.cbs: cb.run = True
             self._end_cleanup(saved)
 
-# %% ../nbs/07_learner.ipynb #1c1aedea
+# %% ../nbs/07_learner.ipynb #d29ab2fb
 @patch
 def fit(self:Learner, n_epoch:int, # number of epochs
         lr=None, # learning rate (`learn.lr` when None); a slice or list for several groups
@@ -345,8 +347,9 @@ def fit(self:Learner, n_epoch:int, # number of epochs
         start_epoch:int=0, # skip the epochs before this one (to resume a schedule)
         resume=None): # continue from this checkpoint (a name or path; see `Checkpoint` in the checkpoint chapter)
     "Train for `n_epoch` epochs."
-    if isinstance(n_epoch, bool) or not isinstance(n_epoch, int) or n_epoch < 0:
+    if isinstance(n_epoch, bool) or not isinstance(n_epoch, numbers.Integral) or n_epoch < 0:
         raise ValueError(f"n_epoch must be a non-negative int, got {n_epoch!r}")
+    n_epoch = int(n_epoch)
     if lr is not None: _check_lr(lr, 'fit: lr')
     self._check_loaders()
     extra = ([SkipToEpoch(start_epoch)] if start_epoch else []) + ([self._resumer(resume)] if resume is not None else [])
