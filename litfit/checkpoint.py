@@ -208,7 +208,7 @@ def _check_same_fit(old:dict|None, # `fit_args` of the checkpoint's fit (None in
         if old[k] != new.get(k):
             raise ValueError(f"The checkpoint comes from a fit whose {k} was {old[k]} and this fit's is {new.get(k)}: resume with the same arguments")
 
-# %% ../nbs/17_checkpoint.ipynb #66448a1b
+# %% ../nbs/17_checkpoint.ipynb #f2657139
 class Resume(Callback):
     "Load a checkpoint at the start of a fit and continue from the epoch and batch it records."
     order = 100
@@ -224,7 +224,7 @@ class Resume(Callback):
         old, new = len(by_rank or [None]), torch.distributed.get_world_size() if getattr(learn, 'distributed_trainer', None) else 1
         if old != new: raise ValueError(f"The checkpoint was written by a job of {old} process(es) and this one has {new}: each process's epoch has other "
                                         f"batches then, and the run cannot go on where it stopped; resume with {old} process(es)")
-        if by_rank is not None: self.cbs['Recorder'] = by_rank[torch.distributed.get_rank()]
+        if by_rank is not None: self.cbs['Recorder'] = by_rank[torch.distributed.get_rank() if new > 1 else 0]
         unwrap(learn.model).load_state_dict(clean_state_dict(s['model'])); learn.opt.load_state_dict(s['opt'])
         for cb in learn.cbs:
             if hasattr(cb, 'load_checkpoint_state') and type(cb).__name__ in self.cbs: cb.load_checkpoint_state(self.cbs[type(cb).__name__])

@@ -23,14 +23,16 @@ from .persist import unwrap
 __all__ = ['setup_distrib', 'teardown_distrib', 'rank0_first', 'DistributedDL', 'gather_batch', 'DistributedTrainer',
            'notebook_launcher', 'ParallelTrainer']
 
-# %% ../nbs/25_distributed.ipynb #b36603a4
+# %% ../nbs/25_distributed.ipynb #f556f28b
 def setup_distrib(gpu:int|None=None, # this process's GPU (fastai's argument); None: the one numbered `LOCAL_RANK`
                   backend:str|None=None # 'nccl', 'gloo'...; NCCL when CUDA is available, else gloo
 ) -> torch.device:
     "Join the process group `torchrun` describes in the environment (once, until the process ends); this process's device."
     cuda = torch.cuda.is_available()
+    if isinstance(gpu, str): raise TypeError(f"setup_distrib(gpu={gpu!r}): gpu is a GPU's number; pass a backend as backend={gpu!r}")
     if gpu is not None and not cuda: raise ValueError(f"setup_distrib(gpu={gpu!r}): CUDA is not available; pass gpu=None to use the CPU")
-    dev = torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0)) if gpu is None else int(gpu)) if cuda else torch.device('cpu')
+    if cuda and gpu is None: gpu = torch.cuda.current_device() if dist.is_initialized() else int(os.environ.get('LOCAL_RANK', 0))
+    dev = torch.device('cuda', int(gpu)) if cuda else torch.device('cpu')
     if cuda: torch.cuda.set_device(dev)
     if num_distrib() > 0 and not dist.is_initialized():
         dist.init_process_group(backend or ('nccl' if cuda else 'gloo')); atexit.register(teardown_distrib)
@@ -99,27 +101,37 @@ class DistributedTrainer(Callback):
     def after_validate(self):
         if self.ddp is not None: self.learn.model, self.ddp = self.ddp, None
 
-# %% ../nbs/25_distributed.ipynb #01c81e95
+# %% ../nbs/25_distributed.ipynb #3b9bb880
 @patch
 def _share(self:DistributedTrainer):
     "Replace the phase's loader with this rank's share of it."
     learn = self.learn
+    if learn.training and not hasattr(learn.dl, 'dataset'):
+        raise TypeError(f"DistributedTrainer shares out a training loader's dataset, and this {type(learn.dl).__name__} has none")
     if not isinstance(learn.dl, DistributedDL) and hasattr(learn.dl, 'dataset'):   # `predict`'s one batch, `tta`'s passes: whole
         seed = learn.dl.generator.initial_seed() if getattr(learn.dl, 'generator', None) is not None else 0
         learn.dl = DistributedDL(learn.dl, self.rank, self.ws, seed)
         learn.n_iter = len(learn.dl)
 
-# %% ../nbs/25_distributed.ipynb #99f37a08
+# %% ../nbs/25_distributed.ipynb #2e6d69fc
 @patch
 def after_pred(self:DistributedTrainer):
     "In validation: every rank's batch, gathered in dataset order without padding, before the loss and metrics see it."
     learn, dl = self.learn, self.learn.dl
     if learn.training or not isinstance(dl, DistributedDL): return
     keep = max(0, min(find_bs(learn.xb) * self.ws, dl.n - learn.iter * dl.bs * self.ws))
-    learn.pred = gather_batch(learn.pred, keep)
-    learn.yb = tuple(gather_batch(y, keep) for y in learn.yb)
+    learn.pred, learn.yb = _gather_all(learn.pred, keep), _gather_all(learn.yb, keep)
     gp = getattr(learn, 'gather_preds', None)   # `get_preds(with_input=True)`: the inputs too
-    if gp is not None and gp.with_input: learn.xb = tuple(gather_batch(x, keep) for x in learn.xb)
+    if gp is not None and gp.with_input: learn.xb = _gather_all(learn.xb, keep)
+
+# %% ../nbs/25_distributed.ipynb #ef33e47f
+def _gather_all(o, # a tensor, or tuples, lists and dicts of them (a model with several outputs)
+                keep:int): # the real items
+    "`gather_batch` on every tensor of `o`."
+    if isinstance(o, torch.Tensor): return gather_batch(o, keep)
+    if isinstance(o, dict): return {k: _gather_all(v, keep) for k, v in o.items()}
+    if isinstance(o, (list, tuple)): return type(o)(_gather_all(v, keep) for v in o)
+    raise TypeError(f"Validation across processes gathers tensors, and the batch holds a {type(o).__name__}")
 
 # %% ../nbs/25_distributed.ipynb #ad2adf01
 @patch

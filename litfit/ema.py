@@ -84,19 +84,20 @@ def _copy_(dst:list, # tensors to write
     with torch.no_grad():
         for d, s in zip(dst, src, strict=True): d.copy_(s)
 
-# %% ../nbs/23_ema.ipynb #f9b6a8aa
-def _rank0_buffers(m:nn.Module): # the averaged model
-    "In a distributed job, rank 0's buffers of `m` on every rank."
-    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1: _sync_buffers(m)
+# %% ../nbs/23_ema.ipynb #69d5cd99
+def _rank0_buffers(learn, # the Learner being trained
+                   m:nn.Module): # the averaged model
+    "In a distributed fit (`distrib_ctx`), rank 0's buffers of `m` on every rank."
+    if getattr(learn, 'distributed_trainer', None) is not None: _sync_buffers(m)
 
-# %% ../nbs/23_ema.ipynb #df1b6317
+# %% ../nbs/23_ema.ipynb #4a3ab614
 @patch
 def _swap_in(self:EMACallback):
     "Put the average in the model, setting the trained weights aside (in a buffer made once per fit)."
     model = _weights(unwrap(self.learn.model))
     if self.raw is None: self.raw = [t.clone() for t in model]
     else: _copy_(self.raw, model)
-    _rank0_buffers(self.ema_model.module)
+    _rank0_buffers(self.learn, self.ema_model.module)
     _copy_(model, _weights(self.ema_model.module))
     self.swapped = True
 
@@ -131,14 +132,14 @@ def after_cancel_fit(self:EMACallback):
     "A fit stopped on purpose (early stopping) has finished too."
     self.finished = True
 
-# %% ../nbs/23_ema.ipynb #32554665
+# %% ../nbs/23_ema.ipynb #a50d2ddd
 @patch
 def after_fit(self:EMACallback):
     "Leave the average in the model (`replace_weights`, after a fit that finished), else the trained weights."
     keep = self.replace_weights and self.finished
     if self.swapped and not keep: self._swap_out()
     elif keep and not self.swapped:
-        _rank0_buffers(self.ema_model.module); _copy_(_weights(unwrap(self.learn.model)), _weights(self.ema_model.module))
+        _rank0_buffers(self.learn, self.ema_model.module); _copy_(_weights(unwrap(self.learn.model)), _weights(self.ema_model.module))
     self.raw, self.swapped = None, False
 
 # %% ../nbs/23_ema.ipynb #b7010514

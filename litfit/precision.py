@@ -281,21 +281,22 @@ class ShortEpochCallback(Callback):
         if not isinstance(short_valid, (bool, np.bool_)): raise TypeError(f"ShortEpochCallback: short_valid must be a bool, got {short_valid!r}")
         self.pct, self.short_valid = float(pct), bool(short_valid)
 
-# %% ../nbs/21_precision.ipynb #841e7f28
+# %% ../nbs/21_precision.ipynb #87c74ae6
 @patch
 def after_batch(self:ShortEpochCallback):
-    "Cancel the phase once `iter/n_iter >= pct`: training always, validation when `short_valid`; prediction passes run whole."
+    "Cancel the phase once `iter/n_iter >= pct`: training always, validation when `short_valid`; predictions and `lr_find` run whole."
     learn = self.learn
-    if learn.eval_only: return
+    if learn.eval_only or hasattr(learn, 'lr_finder'): return
     if learn.n_iter is None: raise TypeError("ShortEpochCallback needs loaders with a length (`len(dl)`) to take a fraction of them")
     if learn.iter / learn.n_iter < self.pct: return
     if learn.training: raise CancelTrainException
     if self.short_valid: raise CancelValidException
 
-# %% ../nbs/21_precision.ipynb #25ff7bb6
-def _plain(o): # a batch's inputs or targets: a tensor, or tuples and lists of them
-    "`o` with every tensor subclass in it, in any nesting of tuples and lists, viewed as a plain `Tensor`."
+# %% ../nbs/21_precision.ipynb #5b664a7e
+def _plain(o): # a batch's inputs or targets: a tensor, or tuples, lists and dicts of them
+    "`o` with every tensor subclass in it, in any nesting of tuples, lists and dicts, viewed as a plain `Tensor`."
     if isinstance(o, Tensor): return o if type(o) is Tensor else o.as_subclass(Tensor)
+    if isinstance(o, dict): return type(o)((k, _plain(v)) for k, v in o.items())
     if isinstance(o, (list, tuple)):
         items = [_plain(x) for x in o]
         return type(o)(*items) if hasattr(o, '_fields') else type(o)(items)  # a namedtuple takes its fields as arguments
