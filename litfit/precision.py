@@ -257,7 +257,7 @@ def to_contiguous(self:Learner, to_fp32:bool=False # remove mixed precision too
     self.model.to(memory_format=torch.contiguous_format)
     return self.to_fp32().remove_cb(ChannelsLast) if to_fp32 else self.remove_cb(ChannelsLast)
 
-# %% ../nbs/21_precision.ipynb #7e31de14
+# %% ../nbs/21_precision.ipynb #6dcbe14b
 class TerminateOnNaNCallback(Callback):
     "Stop training (`CancelFitException`) at the first batch whose loss, or whose gradients in training, are infinite or NaN."
     order = -9
@@ -268,6 +268,8 @@ class TerminateOnNaNCallback(Callback):
         ok, scaling = torch.isfinite(self.learn.loss).all(), mp is not None and mp.scaler is not None and mp.scaler.is_enabled()
         gs = [] if scaling else _grads(self.learn.opt)
         if gs: ok = ok & torch.isfinite(torch.stack(torch._foreach_norm(gs))).all()
+        if getattr(self.learn, 'distributed_trainer', None) is not None:   # across processes: stop all of them, or none
+            ok = ok.to(torch.int32); torch.distributed.all_reduce(ok, op=torch.distributed.ReduceOp.MIN)
         if not ok: raise CancelFitException
 
 # %% ../nbs/21_precision.ipynb #8bd2242b
