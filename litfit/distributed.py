@@ -83,7 +83,7 @@ def gather_batch(t:torch.Tensor, # this rank's part of the batch
     dist.all_gather(parts, t.contiguous())
     return torch.stack(parts, 1).flatten(0, 1)[:keep]
 
-# %% ../nbs/25_distributed.ipynb #aa2ba668
+# %% ../nbs/25_distributed.ipynb #94c5cff5
 class DistributedTrainer(Callback):
     "Train with `DistributedDataParallel` on each rank's share of the data; validate on all of it, gathered."
     order, inference = 11, True
@@ -97,7 +97,7 @@ class DistributedTrainer(Callback):
     def before_validate(self):   # no gradients to synchronise: validate with the plain module, with rank 0's buffers
         self._share(); self.ddp = self.learn.model if isinstance(self.learn.model, DDP) else None
         if self.ddp is not None: self.learn.model = self.ddp.module
-        _sync_buffers(self.learn.model)
+        if self.learn.eval_only: _sync_buffers(self.learn.model)   # in a fit, `after_train` has just done it
     def after_validate(self):
         if self.ddp is not None: self.learn.model, self.ddp = self.ddp, None
 
