@@ -5,15 +5,18 @@
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/99_all.ipynb #8cffecc8
+# %% ../nbs/99_all.ipynb #721ddf7a
 import os, math
 import torch, numpy as np, pandas as pd
 import torch.nn.functional as F
 from torch import nn, tensor
 from pathlib import Path
 from functools import partial
-from .core import default_device, to_device, find_bs
-from .losses import (CrossEntropyLossFlat, BCEWithLogitsLossFlat, MSELossFlat, L1LossFlat, LabelSmoothingCrossEntropy,
+import matplotlib.pyplot as plt
+from fastcore.foundation import L
+from fastcore.basics import noop, first, store_attr
+from .core import default_device, to_device, find_bs, to_detach, to_cpu, to_np, params, Module
+from .losses import (CrossEntropyLossFlat, BCEWithLogitsLossFlat, BCELossFlat, MSELossFlat, L1LossFlat, LabelSmoothingCrossEntropy,
                            LabelSmoothingCrossEntropyFlat, FocalLoss, FocalLossFlat, reduce_loss)
 from .data import DataLoaders, TensorDataLoader, dl_copy, random_split_mask
 from .datasets import digits_dls, digits_df, get_digits, digits_cnn
@@ -58,10 +61,10 @@ from .callback_logging import CSVLogger, ShowGraphCallback
 from .ema import EMACallback, ema_decay
 from .cli import demo
 
-# %% ../nbs/99_all.ipynb #65a61fab
-__all__ = ['os', 'math', 'torch', 'nn', 'F', 'np', 'pd', 'Path', 'partial', 'tensor',
-           'default_device', 'to_device', 'find_bs',
-           'CrossEntropyLossFlat', 'BCEWithLogitsLossFlat', 'MSELossFlat', 'L1LossFlat', 'LabelSmoothingCrossEntropy',
+# %% ../nbs/99_all.ipynb #40107353
+__all__ = ['os', 'math', 'torch', 'nn', 'F', 'np', 'pd', 'plt', 'Path', 'partial', 'tensor', 'L', 'noop', 'first', 'store_attr',
+           'default_device', 'to_device', 'find_bs', 'to_detach', 'to_cpu', 'to_np', 'params', 'Module',
+           'CrossEntropyLossFlat', 'BCEWithLogitsLossFlat', 'BCELossFlat', 'MSELossFlat', 'L1LossFlat', 'LabelSmoothingCrossEntropy',
            'LabelSmoothingCrossEntropyFlat', 'FocalLoss', 'FocalLossFlat',
            'DataLoaders', 'TensorDataLoader', 'dl_copy', 'random_split_mask',
            'digits_dls', 'digits_df', 'get_digits', 'digits_cnn',

@@ -64,7 +64,7 @@ def _call(cb, f):
     "Call `f` with the Learner when it takes an argument, else with none."
     return f(cb.learn) if len(inspect.signature(f).parameters) else f()
 
-# %% ../nbs/04_callback.ipynb #565923b8
+# %% ../nbs/04_callback.ipynb #efba2431
 class Callback:
     "Base class of callbacks; `Callback(before_batch=f)` makes one from functions of the Learner (or of nothing)."
     order, run, run_train, run_valid, learn, inference = 0, True, True, True, None, False
@@ -79,6 +79,13 @@ class Callback:
     def name(self) -> str:
         "The attribute the Learner exposes it as: the snake-case class name without `Callback`."
         return class2attr(self, 'Callback')
+    def __getattr__(self, k:str):
+        "Other public attributes of the Learner read through, as in fastai (`self.smooth_loss`, `self.path`, `self.save`)."
+        learn = self.__dict__.get('learn')
+        if k.startswith('_') or k in EVENTS or learn is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {k!r}")
+        try: return getattr(learn, k)
+        except AttributeError: raise AttributeError(f"Neither the callback {type(self).__name__} nor its Learner has an attribute {k!r}") from None
     def __repr__(self): return type(self).__name__
 
 # %% ../nbs/04_callback.ipynb #458ca4e3

@@ -166,7 +166,7 @@ def _sync_buffers(model:nn.Module):
     "Copy rank 0's buffers (BatchNorm's running statistics) to every rank."
     for b in model.buffers(): dist.broadcast(b, src=0)
 
-# %% ../nbs/25_distributed.ipynb #e7685a10
+# %% ../nbs/25_distributed.ipynb #91a6ee13
 @patch
 def to_distributed(self:Learner, sync_bn:bool=True): # convert BatchNorm layers to SyncBatchNorm (on CUDA)
     "From now on (until `detach_distributed`), train and evaluate across the processes of the `torchrun` job, if any."
@@ -176,20 +176,20 @@ def to_distributed(self:Learner, sync_bn:bool=True): # convert BatchNorm layers 
     if sync_bn and device.type != 'cuda' and rank_distrib() == 0 and any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in self.model.modules()):
         warnings.warn("SyncBatchNorm needs CUDA: on the CPU each process keeps its own BatchNorm statistics")
     rank0 = [c for c in self.cbs if isinstance(c, ProgressCallback) or getattr(c, 'main_process_only', False)] if rank_distrib() else []
-    self._distrib_undo, cb = (self.dls.device, self.logger, rank0), DistributedTrainer(sync_bn)
+    self._distrib_undo, cb = (self.dls.device, self.logger, rank0, list(self.cbs)), DistributedTrainer(sync_bn)
     self.dls.device = device
     self.remove_cbs(rank0); self.add_cb(cb)
     if rank_distrib(): self.logger = lambda *args: None
     return self
 
-# %% ../nbs/25_distributed.ipynb #7fb4ec91
+# %% ../nbs/25_distributed.ipynb #e36b6497
 @patch
 def detach_distributed(self:Learner):
     "Undo `to_distributed`: this process trains alone again, with its progress bar, logger and callbacks."
     if not hasattr(self, '_distrib_undo'): return self
-    self.dls.device, self.logger, rank0 = self._distrib_undo
+    self.dls.device, self.logger, rank0, before = self._distrib_undo
     del self._distrib_undo
-    self.remove_cbs([c for c in self.cbs if isinstance(c, DistributedTrainer)]); self.add_cbs(rank0)
+    self.remove_cbs([c for c in self.cbs if isinstance(c, DistributedTrainer)]); self._add_back(rank0, before)
     return self
 
 # %% ../nbs/25_distributed.ipynb #75215e68

@@ -23,7 +23,7 @@ from .recorder import Recorder, ProgressCallback
 # %% auto #0
 __all__ = ['Learner', 'failing_layer']
 
-# %% ../nbs/07_learner.ipynb #1845cbab
+# %% ../nbs/07_learner.ipynb #d6e194e6
 class Learner:
     "Train `model` on `dls` with `loss_func`, an optimizer from `opt_func`, and callbacks."
     def __init__(self, dls:DataLoaders, # the data: a `DataLoaders`, or a tuple of loaders (train, valid)
@@ -126,15 +126,17 @@ class Learner:
         self._with_events(self._step, 'step', CancelStepException)
         self.opt.zero_grad()
 
-    def _backward(self): self.loss_grad.backward()
+    def _backward(self):
+        try: self.loss_grad.backward()
+        except RuntimeError as e: raise prefix_error(e, _backward_note(self)) if self.loss_grad.ndim else e
     def _step(self): self.opt.step()
 
-# %% ../nbs/07_learner.ipynb #4e2b5018
+# %% ../nbs/07_learner.ipynb #87ec0e71
 @patch
 def _rebuild(self:Learner):
-    "Sort the callbacks by `order` and make one list of handlers per event."
-    self.cbs.sort(key=lambda cb: cb.order)
-    self._handlers = {e: [(cb, getattr(cb, e)) for cb in self.cbs if hasattr(cb, e)] for e in EVENTS}
+    "Make one list of handlers per event, sorted by `order` (`learn.cbs` keeps the order the callbacks were added in)."
+    cbs = sorted(self.cbs, key=lambda cb: cb.order)   # a stable sort: equal orders run in the order they were added
+    self._handlers = {e: [(cb, getattr(cb, e)) for cb in cbs if hasattr(cb, e)] for e in EVENTS}
 
 # %% ../nbs/07_learner.ipynb #6ac678d4
 @patch
@@ -189,15 +191,24 @@ def added_cbs(self:Learner, cbs): # callbacks (instances or classes) for the dur
     try: yield
     finally: self.remove_cbs(cbs)
 
-# %% ../nbs/07_learner.ipynb #6c3f0e4c
+# %% ../nbs/07_learner.ipynb #ce2afdda
 @patch
 @contextmanager
 def removed_cbs(self:Learner, cbs): # callbacks (instances or classes) to leave out during the block
-    "Remove `cbs` for the duration of the block."
-    cbs = [c for c in self.cbs if any(c is cb or (isinstance(cb, type) and isinstance(c, cb)) for cb in listify(cbs))]
+    "Remove `cbs` for the duration of the block; they come back at their places in `learn.cbs`."
+    before = list(self.cbs)
+    cbs = [c for c in before if any(c is cb or (isinstance(cb, type) and isinstance(c, cb)) for cb in listify(cbs))]
     self.remove_cbs(cbs)
     try: yield
-    finally: self.add_cbs(cbs)
+    finally: self._add_back(cbs, before)
+
+# %% ../nbs/07_learner.ipynb #86a08647
+@patch
+def _add_back(self:Learner, cbs:list, before:list):
+    "Add `cbs` again, each at its place in `before` (the callbacks as they were); callbacks added since go after them."
+    self.add_cbs(cbs)
+    pos = {id(c): i for i, c in enumerate(before)}
+    self.cbs.sort(key=lambda c: pos.get(id(c), len(pos)))   # a stable sort: the newer ones keep their order
 
 # %% ../nbs/07_learner.ipynb #edc71d8f
 def _check_lr(lr, name:str='lr'):
@@ -264,15 +275,25 @@ def _forward(self:Learner):
     try: return self.model(*self.xb)
     except Exception as e: raise prefix_error(e, _forward_note(self.model, self.xb))
 
-# %% ../nbs/07_learner.ipynb #c7b080b5
+# %% ../nbs/07_learner.ipynb #8ec43349
 @patch
 def _compute_loss(self:Learner):
     "`loss_func(pred, *yb)`; when it fails, the error names the loss and both shapes."
     try: return self.loss_func(self.pred, *self.yb)
     except Exception as e:
-        lf = getattr(getattr(self.loss_func, '__self__', None), 'old_lf', None) or self.loss_func  # the user's, behind MixUp's
-        name = getattr(lf, '__name__', type(lf).__name__)
-        raise prefix_error(e, f"The loss {name} failed on the model output [{_shapes(self.pred)}] and the targets [{_shapes(self.yb)}]")
+        raise prefix_error(e, f"The loss {_loss_name(self)} failed on the model output [{_shapes(self.pred)}] and the targets [{_shapes(self.yb)}]")
+
+# %% ../nbs/07_learner.ipynb #35c9ffb9
+def _loss_name(learn) -> str:
+    "The name of the Learner's loss: the user's, when a callback (MixUp) has put its own in front."
+    lf = getattr(getattr(learn.loss_func, '__self__', None), 'old_lf', None) or learn.loss_func
+    return getattr(lf, '__name__', type(lf).__name__)
+
+# %% ../nbs/07_learner.ipynb #c062780a
+def _backward_note(learn) -> str:
+    "What went wrong when the loss to back-propagate is not a single number."
+    return (f"The loss {_loss_name(learn)} gave {tuple(learn.loss_grad.shape)} values, not one number, so there is no "
+            "gradient to compute: make it return the mean over the batch (for torch's and litfit's losses, reduction='mean')")
 
 # %% ../nbs/07_learner.ipynb #cd051adc
 @patch

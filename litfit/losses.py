@@ -10,13 +10,14 @@ from torch import nn, Tensor
 
 # %% auto #0
 __all__ = ['CrossEntropyLossFlat', 'reduce_loss', 'LabelSmoothingCrossEntropy', 'LabelSmoothingCrossEntropyFlat', 'FocalLoss',
-           'FocalLossFlat', 'BCEWithLogitsLossFlat', 'MSELossFlat', 'L1LossFlat']
+           'FocalLossFlat', 'BCEWithLogitsLossFlat', 'BCELossFlat', 'MSELossFlat', 'L1LossFlat']
 
-# %% ../nbs/01_losses.ipynb #ff97f315
+# %% ../nbs/01_losses.ipynb #70e8babe
 def _classes_last(inp:Tensor, targ:Tensor, axis:int) -> tuple:
     "`inp` as a (rows, classes) matrix, its class axis `axis` moved last, and `targ` as one class index per row."
-    if inp.ndim != 2 or axis not in (-1, 1): inp = inp.movedim(axis, -1).reshape(-1, inp.shape[axis])
-    return inp, (targ if targ.ndim == 1 else targ.reshape(-1))
+    rows = lambda t: t if t.ndim == 2 and axis in (-1, 1) else t.movedim(axis, -1).reshape(-1, t.shape[axis])
+    if targ.is_floating_point() and targ.shape == inp.shape: return rows(inp), rows(targ)   # class probabilities
+    return rows(inp), (targ if targ.ndim == 1 else targ.reshape(-1))
 
 # %% ../nbs/01_losses.ipynb #ad866f11
 class _ClassLoss(nn.Module):
@@ -101,21 +102,26 @@ class FocalLossFlat(FocalLoss):
         super().__init__(gamma, weight, reduction); self.axis = axis
     def forward(self, inp:Tensor, targ:Tensor) -> Tensor: return super().forward(*_classes_last(inp, targ, self.axis))
 
-# %% ../nbs/01_losses.ipynb #637db905
+# %% ../nbs/01_losses.ipynb #f7f25034
 class BCEWithLogitsLossFlat(nn.Module):
-    "Binary cross-entropy on logits for multi-label targets (one-hot floats)."
+    "Binary cross-entropy on logits, for one yes/no label or several (one-hot floats)."
     y_int = False
     def __init__(self, thresh:float=0.5, # probability above which a label is predicted
                  pos_weight:Tensor|None=None, # weight of the positive examples, per label
-                 reduction:str='mean'): # 'mean', 'sum' or 'none' (one loss per item)
+                 reduction:str='mean', # 'mean', 'sum' or 'none' (one loss per item)
+                 weight:Tensor|None=None): # a weight per element (per label, broadcast over the batch)
         super().__init__()
-        self.thresh, self.pos_weight, self.reduction = thresh, pos_weight, reduction
+        self.thresh, self.pos_weight, self.reduction, self.weight = thresh, pos_weight, reduction, weight
 
     def forward(self, inp:Tensor, targ:Tensor) -> Tensor:
         if inp.shape != targ.shape:
-            raise ValueError(f"BCEWithLogitsLossFlat needs outputs and targets of one shape, got {tuple(inp.shape)} and {tuple(targ.shape)}")
-        res = F.binary_cross_entropy_with_logits(inp, targ.float(), pos_weight=self.pos_weight, reduction=self.reduction)
+            if inp.numel() != targ.numel() or inp.shape[:1] != targ.shape[:1]:
+                raise ValueError(f"{type(self).__name__} needs one target per output, got outputs {tuple(inp.shape)} and targets {tuple(targ.shape)}")
+            targ = targ.reshape(inp.shape)   # one logit per item: (bs, 1) outputs against (bs,) targets
+        res = self._bce(inp, targ.float())
         return res.mean(dim=tuple(range(1, res.ndim))) if self.reduction == 'none' and res.ndim > 1 else res
+    def _bce(self, inp:Tensor, targ:Tensor) -> Tensor:
+        return F.binary_cross_entropy_with_logits(inp, targ, weight=self.weight, pos_weight=self.pos_weight, reduction=self.reduction)
     def activation(self, x:Tensor # the model output
                   ) -> Tensor:
         "Probabilities: the sigmoid of each logit."
@@ -124,6 +130,16 @@ class BCEWithLogitsLossFlat(nn.Module):
                ) -> Tensor:
         "The predicted labels: probabilities above `thresh`."
         return x > self.thresh
+
+# %% ../nbs/01_losses.ipynb #f8c37917
+class BCELossFlat(BCEWithLogitsLossFlat):
+    "Binary cross-entropy on probabilities, for a model whose last layer is a sigmoid."
+    def __init__(self, thresh:float=0.5, # probability above which a label is predicted
+                 reduction:str='mean', # 'mean', 'sum' or 'none' (one loss per item)
+                 weight:Tensor|None=None): # a weight per element
+        super().__init__(thresh, None, reduction, weight)
+    def _bce(self, inp:Tensor, targ:Tensor) -> Tensor: return F.binary_cross_entropy(inp, targ, weight=self.weight, reduction=self.reduction)
+    def activation(self, x:Tensor) -> Tensor: return x
 
 # %% ../nbs/01_losses.ipynb #136beb09
 class _FlatRegression(nn.Module):

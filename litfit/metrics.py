@@ -858,7 +858,7 @@ class TorchMetric(Metric):
 # %% ../nbs/05_metrics.ipynb #0152c0f5
 def _is_torchmetric(m) -> bool: return any(c.__module__.startswith('torchmetrics') and c.__name__ == 'Metric' for c in type(m).__mro__)
 
-# %% ../nbs/05_metrics.ipynb #f0d604fd
+# %% ../nbs/05_metrics.ipynb #87517ddb
 def mk_metric(m # a `Metric` (instance or class), a function, or a torchmetrics `Metric`
              ) -> Metric:
     "A `Metric` from a metric instance or class, a function (its streaming version when it has one), or a torchmetrics metric."
@@ -866,7 +866,18 @@ def mk_metric(m # a `Metric` (instance or class), a function, or a torchmetrics 
     if isinstance(m, Metric): return m
     if _is_torchmetric(m): return TorchMetric(m)
     if hasattr(m, 'as_metric'): return m.as_metric()
-    return AvgMetric(m)
+    return AvgMetric(_metric_fn(m))
+
+# %% ../nbs/05_metrics.ipynb #433e2f61
+def _metric_fn(f):
+    "`f` when it can be a metric function `f(preds, targs)`; else an error that names it, before any training."
+    if not callable(f): raise TypeError(f"The metric {f!r} is a {type(f).__name__}: pass the metric itself (metrics=rmse, not 'rmse')")
+    try: ps = list(inspect.signature(f).parameters.values())
+    except (TypeError, ValueError): return f   # a builtin without a signature: let it try
+    n_pos = sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in ps)
+    if n_pos >= 2 or any(p.kind is p.VAR_POSITIONAL for p in ps): return f
+    name = getattr(f, '__name__', type(f).__name__)
+    raise TypeError(f"The metric {name} takes {n_pos} argument(s), not (predictions, targets): if it makes a metric, call it (metrics={name}())")
 
 # %% ../nbs/05_metrics.ipynb #ba66faa6
 def share_buffers(metrics:list # the metrics of one Learner
