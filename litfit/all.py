@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/99_all.ipynb #721ddf7a
+# %% ../nbs/99_all.ipynb #87fbe175
 import os, math
 import torch, numpy as np, pandas as pd
 import torch.nn.functional as F
@@ -13,6 +13,9 @@ from torch import nn, tensor
 from pathlib import Path
 from functools import partial
 import matplotlib.pyplot as plt
+from PIL import Image
+from torchvision import models
+import fastcore.xtras   # adds `Path.ls`, as fastai's import does
 from fastcore.foundation import L
 from fastcore.basics import noop, first, store_attr
 from .core import default_device, to_device, find_bs, to_detach, to_cpu, to_np, params, Module
@@ -38,7 +41,7 @@ from .lr_find import LRFinder, LRFindResult, SuggestionMethod, minimum, steep, v
 from .vision_transforms import (Transform, CropPad, RandomCrop, OldRandomCrop, Resize, ResizeMethod, PadMode,
     RandomResizedCrop, IntToFloatTensor, Normalize, imagenet_stats, aug_transforms, Flip, Dihedral, Rotate, Zoom, Warp,
     RandomResizedCropGPU, Brightness, Contrast, show_image, show_images)
-from .vision_core import PILImage, PILImageBW, ImageDataset, TfmdDL, load_image, image_tensor, get_image_files
+from .vision_core import PILImage, PILImageBW, ImageDataset, TfmdDL, load_image, image_tensor, get_image_files, verify_images
 from .vision_targets import CategoryBlock, MultiCategoryBlock, RegressionBlock
 from .vision_data import ImageDataLoaders
 from .persist import UnsafeFileError, load_plain
@@ -61,8 +64,9 @@ from .callback_logging import CSVLogger, ShowGraphCallback
 from .ema import EMACallback, ema_decay
 from .cli import demo
 
-# %% ../nbs/99_all.ipynb #40107353
+# %% ../nbs/99_all.ipynb #0c874410
 __all__ = ['os', 'math', 'torch', 'nn', 'F', 'np', 'pd', 'plt', 'Path', 'partial', 'tensor', 'L', 'noop', 'first', 'store_attr',
+           'Image', 'models',
            'default_device', 'to_device', 'find_bs', 'to_detach', 'to_cpu', 'to_np', 'params', 'Module',
            'CrossEntropyLossFlat', 'BCEWithLogitsLossFlat', 'BCELossFlat', 'MSELossFlat', 'L1LossFlat', 'LabelSmoothingCrossEntropy',
            'LabelSmoothingCrossEntropyFlat', 'FocalLoss', 'FocalLossFlat',
@@ -85,7 +89,7 @@ __all__ = ['os', 'math', 'torch', 'nn', 'F', 'np', 'pd', 'plt', 'Path', 'partial
            'Transform', 'CropPad', 'RandomCrop', 'OldRandomCrop', 'Resize', 'ResizeMethod', 'PadMode', 'RandomResizedCrop',
            'IntToFloatTensor', 'Normalize', 'imagenet_stats', 'aug_transforms', 'Flip', 'Dihedral', 'Rotate', 'Zoom',
            'Warp', 'RandomResizedCropGPU', 'Brightness', 'Contrast', 'show_image', 'show_images',
-           'PILImage', 'PILImageBW', 'ImageDataset', 'TfmdDL', 'load_image', 'image_tensor', 'get_image_files',
+           'PILImage', 'PILImageBW', 'ImageDataset', 'TfmdDL', 'load_image', 'image_tensor', 'get_image_files', 'verify_images',
            'CategoryBlock', 'MultiCategoryBlock', 'RegressionBlock', 'ImageDataLoaders', 'UnsafeFileError', 'load_plain', 'BnFreeze',
            'vision_learner', 'cnn_learner', 'create_head', 'create_body', 'AdaptiveConcatPool2d', 'SigmoidRange', 'model_meta',
            'resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152', 'resnext50_32x4d', 'wide_resnet50_2', 'densenet121',

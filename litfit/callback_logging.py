@@ -110,11 +110,11 @@ def read_log(self:CSVLogger) -> pd.DataFrame:
     if fpath is None or not fpath.exists(): raise FileNotFoundError(f"CSVLogger has written no file yet{f' ({fpath})' if fpath else ''}: fit with it first")
     return pd.read_csv(fpath)
 
-# %% ../nbs/22_logging.ipynb #2183f1c4
+# %% ../nbs/22_logging.ipynb #1d94fdc0
 class ShowGraphCallback(Callback):
     "After each epoch, plot the smoothed training loss and the validation loss: in place in a notebook, else to a PNG file."
     order, run_valid, main_process_only = 65, False, True   # in a distributed job, rank 0 draws
-    def __init__(self, fname:str|Path='loss.png', # the picture outside a notebook, under `learn.path`
+    def __init__(self, fname:str|Path='loss.png', # the picture outside a notebook, relative to the working directory
                  interactive:bool|None=None): # update a display in the notebook (True) or write `fname` (False); None: a notebook when in a Jupyter kernel
         self.fname, self.interactive = _check_fname(fname, 'ShowGraphCallback'), interactive
         self.fig, self.handle, self.fpath, self.n_rows = None, None, None, 0
@@ -123,7 +123,7 @@ class ShowGraphCallback(Callback):
         if learn.eval_only or hasattr(learn, 'lr_finder') or rank_distrib() != 0: self.run = False; return
         if not hasattr(learn, 'recorder'): raise ValueError("ShowGraphCallback plots the Recorder's losses: the Learner has no Recorder")
         self.show_here = _in_kernel() if self.interactive is None else self.interactive
-        self.fpath, self.handle = None if self.show_here else learn.path / self.fname, None
+        self.fpath, self.handle = None if self.show_here else Path(self.fname).absolute(), None
         if self.fpath is not None: _check_writable(self.fpath, 'ShowGraphCallback')
         self._make_plot()
     def before_epoch(self): self.n_rows = len(self.learn.recorder.values)

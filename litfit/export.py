@@ -322,12 +322,12 @@ def _metric_spec(m:Metric):
     try: return {'factory': name, 'kwargs': encode(kwargs)} if name and getattr(metrics_mod, name, None) else None
     except NotExportable: return None
 
-# %% ../nbs/16_export.ipynb #76687408
+# %% ../nbs/16_export.ipynb #237db2c0
 def _metrics_spec(metrics:list) -> list:
     "The metrics as data; a warning names those that cannot be stored (they are left out)."
     specs = [_metric_spec(m) for m in metrics]
     left = [m.name for m, sp in zip(metrics, specs) if sp is None]
-    if left: warnings.warn(f"The export does not store the metrics {left}: only litfit's metrics are stored (by name). "
+    if left: warnings.warn(f"The export does not store the metrics {left}: only litfit's metrics are stored, by name or by the call that made them (not a `partial` or a function of your own). "
                            "Set `learn.metrics` again after `load_learner` to use them.")
     return [sp for sp in specs if sp is not None]
 
@@ -369,30 +369,40 @@ def export(self:Learner, fname='export.pkl', # the file, under `learn.path` (fas
             if program is not None: z.writestr(_PROGRAM, json.dumps(program))
     return atomic_write(self.path / fname, write)
 
-# %% ../nbs/16_export.ipynb #90852e65
+# %% ../nbs/16_export.ipynb #552a3460
 def _read_export(fname) -> tuple:
     "The manifest, the tensors and the program of a litfit export, refusing pickles and anything else."
-    from safetensors.torch import load as st_load
     fname = Path(fname)
-    head = fname.open('rb').read(4) if fname.is_file() else b''
     if not fname.is_file(): raise FileNotFoundError(f"No export file at {fname}")
-    if head[:1] == b'\x80' or not zipfile.is_zipfile(fname):
+    with fname.open('rb') as f: head = f.read(4)
+    if head[:1] == b'\x80':
         raise UnsafeFileError(f"{fname} is not a litfit export: it looks like a pickle (fastai's `export` writes one). litfit never "
                               "unpickles, since that runs code from the file. Re-export with litfit (`learn.export()`), or load "
                               "the weights into a model you build (`learn.load`)")
-    with zipfile.ZipFile(fname) as z:
-        names = z.namelist()
-        bad = [n for n in names if n.startswith('/') or '\\' in n or '..' in Path(n).parts]
-        if bad: raise UnsafeFileError(f"{fname} holds members with unsafe names: {bad[:3]}")
-        if any(n.endswith('.pkl') for n in names) or _MANIFEST not in names:
-            raise UnsafeFileError(f"{fname} is not a litfit export (it has no {_MANIFEST}{'; it looks like a torch.save file, which holds a pickle' if any(n.endswith('.pkl') for n in names) else ''})")
-        unknown = set(names) - {_MANIFEST, _WEIGHTS, _PROGRAM}
-        if unknown: raise UnsafeFileError(f"{fname} holds members a litfit export does not have: {sorted(unknown)[:3]}")
-        manifest = json.loads(z.read(_MANIFEST))
-        tensors = st_load(z.read(_WEIGHTS))
-        program = json.loads(z.read(_PROGRAM)) if _PROGRAM in names else None
+    if not zipfile.is_zipfile(fname):
+        raise ValueError(f"{fname} is not a litfit export: {'it is empty' if not head else 'it is not a zip file (cut short, or another kind of file)'}")
+    try:
+        with zipfile.ZipFile(fname) as z: manifest, tensors, program = _read_members(z, fname)
+    except UnsafeFileError: raise
+    except Exception as e: raise ValueError(f"{fname} is a damaged litfit export ({type(e).__name__}: {e}): export it again") from e
     if manifest.get('format') != 'litfit-export' or manifest.get('version') != 1:
         raise UnsafeFileError(f"{fname}: unknown export format {manifest.get('format')!r} version {manifest.get('version')!r}")
+    return manifest, tensors, program
+
+# %% ../nbs/16_export.ipynb #2325536b
+def _read_members(z:zipfile.ZipFile, fname) -> tuple:
+    "The manifest, tensors and program in the zip `z`, after checking it holds a litfit export's members and no others."
+    from safetensors.torch import load as st_load
+    names = z.namelist()
+    bad = [n for n in names if n.startswith('/') or '\\' in n or '..' in Path(n).parts]
+    if bad: raise UnsafeFileError(f"{fname} holds members with unsafe names: {bad[:3]}")
+    if any(n.endswith('.pkl') for n in names) or _MANIFEST not in names:
+        raise UnsafeFileError(f"{fname} is not a litfit export (it has no {_MANIFEST}{'; it looks like a torch.save file, which holds a pickle' if any(n.endswith('.pkl') for n in names) else ''})")
+    unknown = set(names) - {_MANIFEST, _WEIGHTS, _PROGRAM}
+    if unknown: raise UnsafeFileError(f"{fname} holds members a litfit export does not have: {sorted(unknown)[:3]}")
+    manifest = json.loads(z.read(_MANIFEST))
+    tensors = st_load(z.read(_WEIGHTS))
+    program = json.loads(z.read(_PROGRAM)) if _PROGRAM in names else None
     return manifest, tensors, program
 
 # %% ../nbs/16_export.ipynb #648b6ccd

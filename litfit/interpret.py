@@ -83,7 +83,7 @@ def _label(v) -> str:
     if isinstance(v, (list, tuple)): return ';'.join(map(_label, v))
     return f'{v:.2f}' if isinstance(v, float) else str(v)
 
-# %% ../nbs/19b_interpret.ipynb #6b66c985
+# %% ../nbs/19b_interpret.ipynb #cba332e9
 @patch
 def plot_top_losses(self:Interpretation, k, # how many, or a list or range of ranks
                     largest:bool=True, # the largest losses (else the smallest)
@@ -92,7 +92,8 @@ def plot_top_losses(self:Interpretation, k, # how many, or a list or range of ra
     losses, idx = self.top_losses(None, largest)
     losses, idx = (losses[list(k)], idx[list(k)]) if isinstance(k, (list, tuple, range)) else (losses[:k], idx[:k])
     inps, preds, targs, dec, _ = self[idx]
-    probs = preds.gather(1, dec[:, None])[:, 0].tolist() if preds.ndim == 2 and not dec.is_floating_point() else None
+    one_class = preds.ndim == 2 and dec.ndim == 1 and not dec.is_floating_point()   # not multi-label (a yes/no per label)
+    probs = preds.gather(1, dec[:, None])[:, 0].tolist() if one_class else None
     titles = [f'{_label(p)}/{_label(t)} / {l:.2f}' + ('' if probs is None else f' / {probs[i]:.2f}')
               for i, (p, t, l) in enumerate(zip(self.learn._decode(dec), self.learn._decode(targs), losses.tolist()))]
     fig = show_images(_images(self.dl, inps), titles, **kwargs)

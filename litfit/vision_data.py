@@ -243,7 +243,7 @@ def from_folder(cls:ImageDataLoaders, path, # the folder to search
     import pandas as pd
     path = Path(path)
     if not path.is_dir(): raise FileNotFoundError(f"Folder not found: {path}")
-    files = get_image_files(path, None if valid_pct is not None else [train, valid])
+    files = get_image_files(path, folders=None if valid_pct is not None else [train, valid])
     where = f"{path}" if valid_pct is not None else f"{path / train} or {path / valid}"
     if not files: raise ValueError(f"No image files found under {where}")
     df = pd.DataFrame({'fname': [f.relative_to(path).as_posix() for f in files], 'label': [f.parent.name for f in files],
