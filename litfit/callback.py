@@ -64,7 +64,7 @@ def _call(cb, f):
     "Call `f` with the Learner when it takes an argument, else with none."
     return f(cb.learn) if len(inspect.signature(f).parameters) else f()
 
-# %% ../nbs/04_callback.ipynb #efba2431
+# %% ../nbs/04_callback.ipynb #752018a1
 class Callback:
     "Base class of callbacks; `Callback(before_batch=f)` makes one from functions of the Learner (or of nothing)."
     order, run, run_train, run_valid, learn, inference = 0, True, True, True, None, False
@@ -82,6 +82,7 @@ class Callback:
     def __getattr__(self, k:str):
         "Other public attributes of the Learner read through, as in fastai (`self.smooth_loss`, `self.path`, `self.save`)."
         learn = self.__dict__.get('learn')
+        if isinstance(getattr(type(self), k, None), property): return object.__getattribute__(self, k)   # its own error
         if k.startswith('_') or k in EVENTS or learn is None:
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {k!r}")
         try: return getattr(learn, k)

@@ -238,10 +238,11 @@ class Resume(Callback):
         set_rng_data(s['rng_epoch'], learn.dls)
         learn.dl = _SkipBatches(learn.dl, s['batch'], lambda: set_rng_data(s['rng'], learn.dls))
 
-# %% ../nbs/17_checkpoint.ipynb #006ecea8
+# %% ../nbs/17_checkpoint.ipynb #ad4def74
 @patch
-def _resumer(self:Learner, resume) -> Resume: # a checkpoint name (under `path/model_dir`) or path
+def _resumer(self:Learner, resume) -> Resume: # a checkpoint name (under `path/model_dir`) or path; True: `Checkpoint`'s default, 'checkpoint'
     "The `Resume` callback for the checkpoint `resume`."
+    if resume is True: resume = 'checkpoint'
     f = self._file(resume)
     if isinstance(f, Path) and not f.exists() and Path(resume).exists(): f = Path(resume)
     return Resume(load_plain(f, map_location='cpu'))

@@ -135,10 +135,11 @@ def params(m:nn.Module # a model
     "The parameters of `m`, as a list (fastai's splitters are written with it)."
     return list(m.parameters())
 
-# %% ../nbs/00_core.ipynb #48353c69
+# %% ../nbs/00_core.ipynb #3989551e
 class Module(nn.Module):
     "An `nn.Module` whose subclasses need not call `super().__init__()`: it runs before their `__init__`."
     def __new__(cls, *args, **kwargs):
         obj = super().__new__(cls)
         nn.Module.__init__(obj)
         return obj
+    def __init__(self): pass   # a late `super().__init__()` must not empty the tables again

@@ -369,7 +369,7 @@ def export(self:Learner, fname='export.pkl', # the file, under `learn.path` (fas
             if program is not None: z.writestr(_PROGRAM, json.dumps(program))
     return atomic_write(self.path / fname, write)
 
-# %% ../nbs/16_export.ipynb #552a3460
+# %% ../nbs/16_export.ipynb #b8b9cf6c
 def _read_export(fname) -> tuple:
     "The manifest, the tensors and the program of a litfit export, refusing pickles and anything else."
     fname = Path(fname)
@@ -385,8 +385,9 @@ def _read_export(fname) -> tuple:
         with zipfile.ZipFile(fname) as z: manifest, tensors, program = _read_members(z, fname)
     except UnsafeFileError: raise
     except Exception as e: raise ValueError(f"{fname} is a damaged litfit export ({type(e).__name__}: {e}): export it again") from e
-    if manifest.get('format') != 'litfit-export' or manifest.get('version') != 1:
-        raise UnsafeFileError(f"{fname}: unknown export format {manifest.get('format')!r} version {manifest.get('version')!r}")
+    m = manifest if isinstance(manifest, dict) else {}
+    if m.get('format') != 'litfit-export' or m.get('version') != 1:
+        raise UnsafeFileError(f"{fname}: unknown export format {m.get('format')!r} version {m.get('version')!r}")
     return manifest, tensors, program
 
 # %% ../nbs/16_export.ipynb #2325536b

@@ -23,7 +23,7 @@ from .recorder import Recorder, ProgressCallback
 # %% auto #0
 __all__ = ['Learner', 'failing_layer']
 
-# %% ../nbs/07_learner.ipynb #d6e194e6
+# %% ../nbs/07_learner.ipynb #69ca409a
 class Learner:
     "Train `model` on `dls` with `loss_func`, an optimizer from `opt_func`, and callbacks."
     def __init__(self, dls:DataLoaders, # the data: a `DataLoaders`, or a tuple of loaders (train, valid)
@@ -128,7 +128,7 @@ class Learner:
 
     def _backward(self):
         try: self.loss_grad.backward()
-        except RuntimeError as e: raise prefix_error(e, _backward_note(self)) if self.loss_grad.ndim else e
+        except RuntimeError as e: raise prefix_error(e, _backward_note(self)) if self.loss_grad.numel() != 1 else e
     def _step(self): self.opt.step()
 
 # %% ../nbs/07_learner.ipynb #87ec0e71
@@ -202,13 +202,14 @@ def removed_cbs(self:Learner, cbs): # callbacks (instances or classes) to leave 
     try: yield
     finally: self._add_back(cbs, before)
 
-# %% ../nbs/07_learner.ipynb #86a08647
+# %% ../nbs/07_learner.ipynb #4a450d7a
 @patch
 def _add_back(self:Learner, cbs:list, before:list):
     "Add `cbs` again, each at its place in `before` (the callbacks as they were); callbacks added since go after them."
     self.add_cbs(cbs)
     pos = {id(c): i for i, c in enumerate(before)}
     self.cbs.sort(key=lambda c: pos.get(id(c), len(pos)))   # a stable sort: the newer ones keep their order
+    self._rebuild()   # equal orders run in the order of `learn.cbs`
 
 # %% ../nbs/07_learner.ipynb #edc71d8f
 def _check_lr(lr, name:str='lr'):
@@ -358,7 +359,7 @@ def _run(self:Learner, body):
             for cb in self.cbs: cb.run = True
             self._end_cleanup(saved)
 
-# %% ../nbs/07_learner.ipynb #d29ab2fb
+# %% ../nbs/07_learner.ipynb #ad6c7bf3
 @patch
 def fit(self:Learner, n_epoch:int, # number of epochs
         lr=None, # learning rate (`learn.lr` when None); a slice or list for several groups
@@ -366,7 +367,7 @@ def fit(self:Learner, n_epoch:int, # number of epochs
         cbs=None, # callbacks for this fit only
         reset_opt:bool=False, # a fresh optimizer (no moments from earlier fits)
         start_epoch:int=0, # skip the epochs before this one (to resume a schedule)
-        resume=None): # continue from this checkpoint (a name or path; see `Checkpoint` in the checkpoint chapter)
+        resume=None): # continue from this checkpoint: a name or path, or True for `Checkpoint`'s default (see the checkpoint chapter)
     "Train for `n_epoch` epochs."
     if isinstance(n_epoch, bool) or not isinstance(n_epoch, numbers.Integral) or n_epoch < 0:
         raise ValueError(f"n_epoch must be a non-negative int, got {n_epoch!r}")

@@ -102,7 +102,7 @@ class FocalLossFlat(FocalLoss):
         super().__init__(gamma, weight, reduction); self.axis = axis
     def forward(self, inp:Tensor, targ:Tensor) -> Tensor: return super().forward(*_classes_last(inp, targ, self.axis))
 
-# %% ../nbs/01_losses.ipynb #f7f25034
+# %% ../nbs/01_losses.ipynb #66215c54
 class BCEWithLogitsLossFlat(nn.Module):
     "Binary cross-entropy on logits, for one yes/no label or several (one-hot floats)."
     y_int = False
@@ -115,9 +115,9 @@ class BCEWithLogitsLossFlat(nn.Module):
 
     def forward(self, inp:Tensor, targ:Tensor) -> Tensor:
         if inp.shape != targ.shape:
-            if inp.numel() != targ.numel() or inp.shape[:1] != targ.shape[:1]:
+            if inp.shape != (*targ.shape, 1):   # one logit per item: (bs, 1) outputs against (bs,) targets is the one exception
                 raise ValueError(f"{type(self).__name__} needs one target per output, got outputs {tuple(inp.shape)} and targets {tuple(targ.shape)}")
-            targ = targ.reshape(inp.shape)   # one logit per item: (bs, 1) outputs against (bs,) targets
+            targ = targ.reshape(inp.shape)
         res = self._bce(inp, targ.float())
         return res.mean(dim=tuple(range(1, res.ndim))) if self.reduction == 'none' and res.ndim > 1 else res
     def _bce(self, inp:Tensor, targ:Tensor) -> Tensor:
@@ -131,14 +131,16 @@ class BCEWithLogitsLossFlat(nn.Module):
         "The predicted labels: probabilities above `thresh`."
         return x > self.thresh
 
-# %% ../nbs/01_losses.ipynb #f8c37917
+# %% ../nbs/01_losses.ipynb #c1220621
 class BCELossFlat(BCEWithLogitsLossFlat):
     "Binary cross-entropy on probabilities, for a model whose last layer is a sigmoid."
     def __init__(self, thresh:float=0.5, # probability above which a label is predicted
                  reduction:str='mean', # 'mean', 'sum' or 'none' (one loss per item)
                  weight:Tensor|None=None): # a weight per element
         super().__init__(thresh, None, reduction, weight)
-    def _bce(self, inp:Tensor, targ:Tensor) -> Tensor: return F.binary_cross_entropy(inp, targ, weight=self.weight, reduction=self.reduction)
+    def _bce(self, inp:Tensor, targ:Tensor) -> Tensor:
+        with torch.autocast(inp.device.type, enabled=False):   # torch refuses this loss under CUDA autocast: it runs in float32
+            return F.binary_cross_entropy(inp.float(), targ, weight=self.weight, reduction=self.reduction)
     def activation(self, x:Tensor) -> Tensor: return x
 
 # %% ../nbs/01_losses.ipynb #136beb09

@@ -858,15 +858,24 @@ class TorchMetric(Metric):
 # %% ../nbs/05_metrics.ipynb #0152c0f5
 def _is_torchmetric(m) -> bool: return any(c.__module__.startswith('torchmetrics') and c.__name__ == 'Metric' for c in type(m).__mro__)
 
-# %% ../nbs/05_metrics.ipynb #87517ddb
+# %% ../nbs/05_metrics.ipynb #ac919a57
 def mk_metric(m # a `Metric` (instance or class), a function, or a torchmetrics `Metric`
              ) -> Metric:
     "A `Metric` from a metric instance or class, a function (its streaming version when it has one), or a torchmetrics metric."
-    if isinstance(m, type): m = m()
+    if isinstance(m, type) or _makes_metric(m): m = m()
     if isinstance(m, Metric): return m
     if _is_torchmetric(m): return TorchMetric(m)
     if hasattr(m, 'as_metric'): return m.as_metric()
     return AvgMetric(_metric_fn(m))
+
+# %% ../nbs/05_metrics.ipynb #f3811072
+def _makes_metric(f) -> bool:
+    "Whether `f` is a function that makes a `Metric` with no arguments (`Dice`, `Precision`: fastai's `Dice` is a class)."
+    if not inspect.isfunction(f): return False
+    sig = inspect.signature(f)
+    ret = sig.return_annotation
+    if not (ret in (Metric, 'Metric', 'AccumMetric', 'StatMetric') or (isinstance(ret, type) and issubclass(ret, Metric))): return False
+    return all(p.default is not p.empty or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in sig.parameters.values())
 
 # %% ../nbs/05_metrics.ipynb #433e2f61
 def _metric_fn(f):

@@ -144,13 +144,14 @@ def _resolve(self:ParamScheduler):
     last = lambda name: next((pg for pg in opt.groups[-1] if pg['do_wd']), opt.groups[-1][0]) if name == 'wd' else opt.groups[-1][0]
     self._readers = [(self.hps[name], (last(name), *_torch_key(last(name), name))) for name in self.scheds]
 
-# %% ../nbs/09_schedule.ipynb #710310bf
+# %% ../nbs/09_schedule.ipynb #8a44f6a5
 @patch
 def plot_sched(self:Recorder, keys:list|None=None, # hypers to plot (all recorded ones when None)
                figsize:tuple|None=None): # the figure size (6x4 inches per panel when None)
     "Plot the hyper-parameters a `ParamScheduler` set, one panel each, at most two columns."
     keys = list(self.hps) if keys is None else listify(keys)
-    if not keys: raise ValueError("No scheduled hyper-parameter was recorded: train with a ParamScheduler (e.g. fit_one_cycle)")
+    if not keys or not set(keys) <= set(self.hps):
+        raise ValueError(f"No scheduled {', '.join(map(repr, keys)) or 'hyper-parameter'} was recorded (recorded: {list(self.hps)}): train with a ParamScheduler (e.g. fit_one_cycle)")
     cols = min(2, len(keys)); rows = math.ceil(len(keys) / cols)
     fig, axs = plt.subplots(rows, cols, figsize=figsize or (6 * cols, 4 * rows), squeeze=False)
     for ax, k in zip(axs.flat, keys): ax.plot(self.hps[k]); ax.set_title(k); ax.set_xlabel('batch')

@@ -243,12 +243,13 @@ def unique_batch(self:TfmdDL, n:int # number of copies
 # %% ../nbs/12_vision_core.ipynb #4d220962
 image_extensions = {k for k, v in mimetypes.types_map.items() if v.startswith('image/')}
 
-# %% ../nbs/12_vision_core.ipynb #cf74f6b9
+# %% ../nbs/12_vision_core.ipynb #c52b7ddd
 def get_image_files(path, # the folder to search
                     recurse:bool=True, # also search the subfolders, at any depth
                     folders:list|None=None # only these subfolders of `path`
 ) -> list:
     "Every image file under `path` (or under its subfolders `folders`), sorted."
+    if not isinstance(recurse, bool): raise TypeError(f"get_image_files: recurse must be True or False, got {recurse!r}; pass folders by name (folders=[...])")
     path = Path(path)
     roots = [path / f for f in folders] if folders else [path]
     return sorted(p for r in roots if r.is_dir() for p in (r.rglob('*') if recurse else r.iterdir())
