@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/99_all.ipynb #87fbe175
+# %% ../nbs/99_all.ipynb #d673a9a6
 import os, math
 import torch, numpy as np, pandas as pd
 import torch.nn.functional as F
@@ -35,8 +35,9 @@ from .metrics import (Metric, AvgMetric, AvgLoss, AvgSmoothLoss, ValueMetric, fl
 from .recorder import Recorder, ProgressCallback
 from .learner import Learner
 from .predict import GatherPreds
-from litfit.schedule import (SchedLin, SchedCos, SchedNo, SchedExp, SchedPoly, Schedule, combine_scheds, combined_cos,
-    ParamScheduler)
+from .schedule import (SchedLin, SchedCos, SchedNo, SchedExp, SchedPoly, Schedule, combine_scheds, combined_cos,
+    ParamScheduler, sched_lin, sched_cos, sched_no, sched_exp)
+from .metrics import mk_metric
 from .lr_find import LRFinder, LRFindResult, SuggestionMethod, minimum, steep, valley, slide, plot_lr_find, lr_picker, LRPicker
 from .vision_transforms import (Transform, CropPad, RandomCrop, OldRandomCrop, Resize, ResizeMethod, PadMode,
     RandomResizedCrop, IntToFloatTensor, Normalize, imagenet_stats, aug_transforms, Flip, Dihedral, Rotate, Zoom, Warp,
@@ -64,7 +65,7 @@ from .callback_logging import CSVLogger, ShowGraphCallback
 from .ema import EMACallback, ema_decay
 from .cli import demo
 
-# %% ../nbs/99_all.ipynb #0c874410
+# %% ../nbs/99_all.ipynb #9aa2ad36
 __all__ = ['os', 'math', 'torch', 'nn', 'F', 'np', 'pd', 'plt', 'Path', 'partial', 'tensor', 'L', 'noop', 'first', 'store_attr',
            'Image', 'models',
            'default_device', 'to_device', 'find_bs', 'to_detach', 'to_cpu', 'to_np', 'params', 'Module',
@@ -84,6 +85,7 @@ __all__ = ['os', 'math', 'torch', 'nn', 'F', 'np', 'pd', 'plt', 'Path', 'partial
            'SpearmanCorrCoef', 'RocAuc', 'RocAucBinary', 'APScoreBinary', 'RocAucMulti', 'APScoreMulti', 'TorchMetric',
            'Recorder', 'ProgressCallback', 'Learner', 'GatherPreds',
            'SchedLin', 'SchedCos', 'SchedNo', 'SchedExp', 'SchedPoly', 'Schedule', 'combine_scheds', 'combined_cos',
+           'sched_lin', 'sched_cos', 'sched_no', 'sched_exp', 'mk_metric',
            'ParamScheduler', 'LRFinder', 'LRFindResult', 'SuggestionMethod', 'minimum', 'steep', 'valley', 'slide',
            'plot_lr_find', 'lr_picker', 'LRPicker',
            'Transform', 'CropPad', 'RandomCrop', 'OldRandomCrop', 'Resize', 'ResizeMethod', 'PadMode', 'RandomResizedCrop',

@@ -92,7 +92,7 @@ class EarlyStoppingCallback(TrackerCallback):
             self.learn.logger(f'No improvement since epoch {self.learn.epoch - self.wait}: early stopping')
             raise CancelFitException()
 
-# %% ../nbs/17_checkpoint.ipynb #687dc0f1
+# %% ../nbs/17_checkpoint.ipynb #75bd943c
 class ReduceLROnPlateau(TrackerCallback):
     "Divide the learning rate by `factor` when `monitor` has not improved for `patience` epochs."
     order = 62
@@ -110,8 +110,9 @@ class ReduceLROnPlateau(TrackerCallback):
         if self.learn.recorder.epochs and self.learn.recorder.epochs[-1] != self.learn.epoch: return
         self.wait = 0 if self.new_best else self.wait + 1
         if self.wait >= self.patience:
-            self.opt.set_hyper('lr', [max(lr / self.factor, self.min_lr) for lr in self.opt.get_hyper('lr')]); self.wait = 0
-            self.learn.logger(f'Epoch {self.learn.epoch}: reducing lr to {self.opt.get_hyper("lr")[-1]}')
+            old = self.opt.get_hyper('lr')
+            self.opt.set_hyper('lr', [max(lr / self.factor, self.min_lr) for lr in old]); self.wait = 0
+            if self.opt.get_hyper('lr') != old: self.learn.logger(f'Epoch {self.learn.epoch}: reducing lr to {self.opt.get_hyper("lr")[-1]}')
 
 # %% ../nbs/17_checkpoint.ipynb #e6a1f577
 def rng_data(dls=None # also the generators these loaders shuffle with

@@ -184,11 +184,11 @@ def msle(inp:Tensor, # predictions
     inp, targ = flatten_check(inp, targ)
     return F.mse_loss(torch.log1p(inp.float()), torch.log1p(targ.float()))
 
-# %% ../nbs/05_metrics.ipynb #984adc66
+# %% ../nbs/05_metrics.ipynb #f4470ca3
 class StatMetric(Metric):
     "A metric computed by `final(*sums)` from running sums of `stats(pred, targ)` (tensors, on the device)."
     def __init__(self, stats, # `stats(pred, targ)` -> a batch's sums, a tuple of tensors
-                 final, # `final(*sums)` -> the value (a sum of one element as a float, others as arrays)
+                 final, # `final(*sums)` -> the value (a 0-d sum as a float, a sum per class or label as an array)
                  name:str): # the column name
         self.stats, self.final, self._name = stats, final, name; self.reset()
     def reset(self): self.sums = None
@@ -199,7 +199,7 @@ class StatMetric(Metric):
     @property
     def value(self):
         "`final` of the running sums (None before any batch)."
-        return None if self.sums is None else self.final(*[t.item() if t.numel() == 1 else t.cpu().numpy() for t in self.sums])
+        return None if self.sums is None else self.final(*[t.item() if t.ndim == 0 else t.cpu().numpy() for t in self.sums])
     @property
     def name(self) -> str:
         "The `name` it was given."
