@@ -64,7 +64,7 @@ def _call(cb, f):
     "Call `f` with the Learner when it takes an argument, else with none."
     return f(cb.learn) if len(inspect.signature(f).parameters) else f()
 
-# %% ../nbs/04_callback.ipynb #752018a1
+# %% ../nbs/04_callback.ipynb #a08373bd
 class Callback:
     "Base class of callbacks; `Callback(before_batch=f)` makes one from functions of the Learner (or of nothing)."
     order, run, run_train, run_valid, learn, inference = 0, True, True, True, None, False
@@ -87,6 +87,10 @@ class Callback:
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {k!r}")
         try: return getattr(learn, k)
         except AttributeError: raise AttributeError(f"Neither the callback {type(self).__name__} nor its Learner has an attribute {k!r}") from None
+    def __call__(self, event_name:str): # an event name, e.g. 'after_batch'
+        "Run this callback's handler of `event_name`, if it has one; a subclass may override this to see every event."
+        f = getattr(self, event_name, None)
+        if f is not None: f()
     def __repr__(self): return type(self).__name__
 
 # %% ../nbs/04_callback.ipynb #458ca4e3
