@@ -264,14 +264,13 @@ def get_image_files(path, # the folder to search
     return sorted(p for r in roots if r.is_dir() for p in (r.rglob('*') if recurse else r.iterdir())
                   if p.suffix.lower() in image_extensions and p.is_file())
 
-# %% ../nbs/12_vision_core.ipynb #b8d766d5
+# %% ../nbs/12_vision_core.ipynb #1de5c4ed
 def verify_images(fns:list # image files
                  ) -> L:
     "The files of `fns` that cannot be opened as images, as fastai's `verify_images` (`failed.map(Path.unlink)` deletes them)."
-    from PIL import Image
     def bad(f):
         try:
-            with Image.open(f) as im: im.draft(im.mode, (32, 32)); im.load()
+            with PILImageModule.open(f) as im: im.draft(im.mode, (32, 32)); im.load()
         except Exception: return True
         return False
     return L(f for f in fns if bad(f))
