@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/99_all.ipynb #d673a9a6
+# %% ../nbs/99_all.ipynb #457f61bd
 import os, math
 import torch, numpy as np, pandas as pd
 import torch.nn.functional as F
@@ -29,12 +29,14 @@ from .callback import (Callback, event, EVENTS, TrainEvalCallback, SkipToEpoch, 
     CancelFitException)
 from .metrics import (Metric, AvgMetric, AvgLoss, AvgSmoothLoss, ValueMetric, flatten_check, accuracy, error_rate,
     top_k_accuracy, accuracy_multi, mse, mae, msle, StatMetric, rmse, exp_rmspe, R2Score, ExplainedVariance, PearsonCorrCoef,
-    Precision, Recall, F1Score, FBeta, Jaccard, BalancedAccuracy, CohenKappa, MatthewsCorrCoef, PrecisionMulti, RecallMulti,
-    F1ScoreMulti, FBetaMulti, JaccardMulti, HammingLossMulti, MatthewsCorrCoefMulti, BrierScoreMulti, Dice, JaccardCoeff, Perplexity, ActivationType, AccumMetric,
+    Precision, Recall, F1Score, FBeta, Jaccard, BalancedAccuracy, CohenKappa, MatthewsCorrCoef, HammingLoss, BrierScore,
+    PrecisionMulti, RecallMulti,
+    F1ScoreMulti, FBetaMulti, JaccardMulti, HammingLossMulti, MatthewsCorrCoefMulti, BrierScoreMulti, Dice, JaccardCoeff, DiceMulti, JaccardCoeffMulti,
+    Perplexity, LossMetric, LossMetrics, optim_metric, ActivationType, AccumMetric,
     skm_to_fastai, SpearmanCorrCoef, RocAuc, RocAucBinary, APScoreBinary, RocAucMulti, APScoreMulti, TorchMetric)
 from .recorder import Recorder, ProgressCallback
 from .learner import Learner
-from .predict import GatherPreds
+from .predict import GatherPredsCallback
 from .schedule import (SchedLin, SchedCos, SchedNo, SchedExp, SchedPoly, Schedule, combine_scheds, combined_cos,
     ParamScheduler, sched_lin, sched_cos, sched_no, sched_exp)
 from .metrics import mk_metric
@@ -65,7 +67,7 @@ from .callback_logging import CSVLogger, ShowGraphCallback
 from .ema import EMACallback, ema_decay
 from .cli import demo
 
-# %% ../nbs/99_all.ipynb #9aa2ad36
+# %% ../nbs/99_all.ipynb #deafb613
 __all__ = ['os', 'math', 'torch', 'nn', 'F', 'np', 'pd', 'plt', 'Path', 'partial', 'tensor', 'L', 'noop', 'first', 'store_attr',
            'Image', 'models',
            'default_device', 'to_device', 'find_bs', 'to_detach', 'to_cpu', 'to_np', 'params', 'Module',
@@ -80,10 +82,11 @@ __all__ = ['os', 'math', 'torch', 'nn', 'F', 'np', 'pd', 'plt', 'Path', 'partial
            'Metric', 'AvgMetric', 'AvgLoss', 'AvgSmoothLoss', 'ValueMetric', 'flatten_check', 'accuracy', 'error_rate',
            'top_k_accuracy', 'accuracy_multi', 'mse', 'mae', 'msle', 'StatMetric', 'rmse', 'exp_rmspe', 'R2Score',
            'ExplainedVariance', 'PearsonCorrCoef', 'Precision', 'Recall', 'F1Score', 'FBeta', 'Jaccard', 'BalancedAccuracy',
-           'CohenKappa', 'MatthewsCorrCoef', 'PrecisionMulti', 'RecallMulti', 'F1ScoreMulti', 'FBetaMulti', 'JaccardMulti',
-           'HammingLossMulti', 'MatthewsCorrCoefMulti', 'BrierScoreMulti', 'Dice', 'JaccardCoeff', 'Perplexity', 'ActivationType', 'AccumMetric', 'skm_to_fastai',
+           'CohenKappa', 'MatthewsCorrCoef', 'HammingLoss', 'BrierScore', 'PrecisionMulti', 'RecallMulti', 'F1ScoreMulti', 'FBetaMulti', 'JaccardMulti',
+           'HammingLossMulti', 'MatthewsCorrCoefMulti', 'BrierScoreMulti', 'Dice', 'JaccardCoeff', 'DiceMulti',
+           'JaccardCoeffMulti', 'Perplexity', 'LossMetric', 'LossMetrics', 'optim_metric', 'ActivationType', 'AccumMetric', 'skm_to_fastai',
            'SpearmanCorrCoef', 'RocAuc', 'RocAucBinary', 'APScoreBinary', 'RocAucMulti', 'APScoreMulti', 'TorchMetric',
-           'Recorder', 'ProgressCallback', 'Learner', 'GatherPreds',
+           'Recorder', 'ProgressCallback', 'Learner', 'GatherPredsCallback',
            'SchedLin', 'SchedCos', 'SchedNo', 'SchedExp', 'SchedPoly', 'Schedule', 'combine_scheds', 'combined_cos',
            'sched_lin', 'sched_cos', 'sched_no', 'sched_exp', 'mk_metric',
            'ParamScheduler', 'LRFinder', 'LRFindResult', 'SuggestionMethod', 'minimum', 'steep', 'valley', 'slide',

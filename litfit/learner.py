@@ -25,7 +25,7 @@ from .recorder import Recorder, ProgressCallback
 # %% auto #0
 __all__ = ['Learner', 'failing_layer']
 
-# %% ../nbs/07_learner.ipynb #cbbc0962
+# %% ../nbs/07_learner.ipynb #7a4acaa7
 class Learner:
     "Train `model` on `dls` with `loss_func`, an optimizer from `opt_func`, and callbacks."
     def __init__(self, dls:DataLoaders, # the data: a `DataLoaders`, or a tuple of loaders (train, valid)
@@ -53,6 +53,7 @@ class Learner:
         if metrics is None: metrics = getattr(dls, 'metrics', None)
         self.model_dir, self.metrics = Path(model_dir), metrics
         self.opt, self.logger, self.eval_only, self.training, self.cbs = None, print, False, False, L()
+        self.create_mbar = True   # `ProgressCallback` draws the bar over the epochs (`no_mbar()` turns it off)
         self.epoch = self.iter = self.train_iter = self.n_iter = 0
         self.dl = self.xb = self.yb = self.pred = self.loss = self.loss_grad = None
         self._rebuild()
@@ -393,6 +394,15 @@ def fit(self:Learner, n_epoch:int, # number of epochs
 def no_bar(self:Learner):
     "No progress bars inside the block."
     with self.removed_cbs(ProgressCallback): yield
+
+# %% ../nbs/07_learner.ipynb #1b7497a9
+@patch
+@contextmanager
+def no_mbar(self:Learner):
+    "No bar over the epochs inside the block; the batch bar stays (fastai's `create_mbar`)."
+    old, self.create_mbar = self.create_mbar, False
+    try: yield
+    finally: self.create_mbar = old
 
 # %% ../nbs/07_learner.ipynb #3b28db97
 @patch

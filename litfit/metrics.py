@@ -16,11 +16,12 @@ from .core import find_bs, class2attr, camel2snake
 __all__ = ['Metric', 'AvgMetric', 'AvgLoss', 'AvgSmoothLoss', 'ValueMetric', 'flatten_check', 'accuracy', 'error_rate',
            'top_k_accuracy', 'accuracy_multi', 'mse', 'mae', 'msle', 'StatMetric', 'rmse', 'exp_rmspe', 'R2Score',
            'ExplainedVariance', 'PearsonCorrCoef', 'Precision', 'Recall', 'F1Score', 'FBeta', 'Jaccard',
-           'BalancedAccuracy', 'CohenKappa', 'MatthewsCorrCoef', 'PrecisionMulti', 'RecallMulti', 'F1ScoreMulti',
-           'FBetaMulti', 'JaccardMulti', 'HammingLossMulti', 'MatthewsCorrCoefMulti', 'BrierScoreMulti', 'Dice',
-           'JaccardCoeff', 'Perplexity', 'PredsBuffer', 'ActivationType', 'AccumMetric', 'skm_to_fastai',
-           'SpearmanCorrCoef', 'RocAuc', 'RocAucBinary', 'APScoreBinary', 'RocAucMulti', 'APScoreMulti', 'TorchMetric',
-           'mk_metric', 'share_buffers']
+           'BalancedAccuracy', 'CohenKappa', 'MatthewsCorrCoef', 'HammingLoss', 'BrierScore', 'PrecisionMulti',
+           'RecallMulti', 'F1ScoreMulti', 'FBetaMulti', 'JaccardMulti', 'HammingLossMulti', 'MatthewsCorrCoefMulti',
+           'BrierScoreMulti', 'Dice', 'JaccardCoeff', 'DiceMulti', 'JaccardCoeffMulti', 'Perplexity', 'LossMetric',
+           'LossMetrics', 'PredsBuffer', 'ActivationType', 'AccumMetric', 'skm_to_fastai', 'SpearmanCorrCoef', 'RocAuc',
+           'RocAucBinary', 'APScoreBinary', 'RocAucMulti', 'APScoreMulti', 'TorchMetric', 'mk_metric', 'share_buffers',
+           'optim_metric']
 
 # %% ../nbs/05_metrics.ipynb #244c307f
 class Metric:
@@ -40,11 +41,11 @@ class Metric:
         "The column name: the snake-case class name without `Metric`."
         return class2attr(self, 'Metric')
 
-# %% ../nbs/05_metrics.ipynb #2457837d
+# %% ../nbs/05_metrics.ipynb #fae8c485
 class _BatchMean(Metric):
     "Mean over the epoch of per-batch values weighted by batch size, reduced only when `value` is read."
     def reset(self): self.vals, self.bss = [], []
-    def add(self, v:Tensor, bs:int): self.vals.append(v.detach()); self.bss.append(bs)
+    def add(self, v, bs:int): self.vals.append(v.detach() if isinstance(v, Tensor) else torch.tensor(float(v))); self.bss.append(bs)
     @property
     def value(self) -> float|None:
         if not self.bss: return None
@@ -485,6 +486,44 @@ def MatthewsCorrCoef(axis:int=-1, # the class axis of the outputs
     if sample_weight is not None: raise ValueError("MatthewsCorrCoef: sample_weight is not supported")
     return StatMetric(_confusion(axis), _mcc, 'matthews_corrcoef')
 
+# %% ../nbs/05_metrics.ipynb #a8ff4163
+def _hamming(cm) -> float:
+    "Fraction of items whose predicted class is not the target: 1 - trace / total."
+    cm = np.asarray(cm, dtype=np.float64)
+    return float(1 - np.trace(cm) / cm.sum())
+
+# %% ../nbs/05_metrics.ipynb #2cdd30b2
+@_recorded
+def HammingLoss(axis:int=-1, # the class axis of the outputs
+                sample_weight=None # not supported (sklearn's per-item weights): must be None
+               ) -> Metric:
+    "Fraction of wrong predictions (argmax over `axis`), as sklearn's `hamming_loss` on the whole epoch."
+    if sample_weight is not None: raise ValueError("HammingLoss: sample_weight is not supported")
+    return StatMetric(_confusion(axis), _hamming, 'hamming_loss')
+
+# %% ../nbs/05_metrics.ipynb #d7722d25
+def _brier(pos_label):
+    "sklearn's `brier_score_loss` of the predicted class (0 or 1) taken as the probability of `pos_label`, from the confusion matrix."
+    def score(cm):
+        cm = np.asarray(cm, dtype=np.float64)
+        targs, preds = np.flatnonzero(cm.sum(1)), np.flatnonzero(cm.sum(0))
+        if len(targs) > 2: raise ValueError(f"BrierScore needs binary targets (sklearn's brier_score_loss of one probability per item): these hold the classes {targs.tolist()}")
+        if preds.max() > 1: raise ValueError(f"BrierScore takes the predicted class as a probability, so only classes 0 and 1 can be predicted: class {preds.max()} was")
+        pos = pos_label if pos_label is not None else 1 if set(targs.tolist()) <= {0, 1} else targs.max()
+        t, p = np.indices(cm.shape)
+        return float((cm * ((t == pos) - p) ** 2).sum() / cm.sum())
+    return score
+
+# %% ../nbs/05_metrics.ipynb #33e10d1f
+@_recorded
+def BrierScore(axis:int=-1, # the class axis of the outputs
+               sample_weight=None, # not supported (sklearn's per-item weights): must be None
+               pos_label=None # the target class the prediction is the probability of (None: 1 for 0/1 targets, else the largest, as sklearn)
+              ) -> Metric:
+    "fastai's Brier score: sklearn's `brier_score_loss` of the predicted class (argmax over `axis`) on the whole epoch."
+    if sample_weight is not None: raise ValueError("BrierScore: sample_weight is not supported")
+    return StatMetric(_confusion(axis), _brier(pos_label), 'brier_score_loss')
+
 # %% ../nbs/05_metrics.ipynb #d536739e
 def _multi_counts(thresh:float=0.5, sigmoid:bool=True, labels=None):
     "Per-label true positives, predicted positives and actual positives, and the per-sample sums, of a multi-label batch."
@@ -630,12 +669,16 @@ def BrierScoreMulti(thresh:float=0.5, # not used: the Brier score is of probabil
         return ((torch.sigmoid(p) if sigmoid else p).double() - t.double()).pow(2).sum(), torch.tensor(float(p.numel()), dtype=torch.float64, device=p.device)
     return StatMetric(stats, lambda s, n: s / n, 'brier_score_loss')
 
-# %% ../nbs/05_metrics.ipynb #b580ec37
-def _dice_counts(axis:int=1):
-    "Intersection and sum of predicted and target masks (argmax over `axis`), binary segmentation."
+# %% ../nbs/05_metrics.ipynb #693b03be
+def _dice_counts(axis:int=1, per_class:bool=False):
+    "Intersection and sum of predicted and target masks (argmax over `axis`): of binary masks, or of each class's."
     def stats(p:Tensor, t:Tensor) -> tuple:
         pred, targ = flatten_check(p.argmax(dim=axis), t)
-        return (pred * targ).double().sum(), (pred + targ).double().sum()
+        if not per_class: return (pred * targ).double().sum(), (pred + targ).double().sum()
+        c = p.shape[axis]
+        count = lambda x: torch.bincount(x, minlength=c + 1)[:c]      # bin `c` takes what no class counts
+        targ = torch.where((targ >= 0) & (targ < c), targ.long(), c)    # a target outside the classes (void) counts for none
+        return count(torch.where(pred == targ, pred, c)), count(pred) + count(targ)
     return stats
 
 # %% ../nbs/05_metrics.ipynb #a9cc5e57
@@ -652,6 +695,29 @@ def JaccardCoeff(axis:int=1 # the class axis of the outputs
     "Jaccard coefficient `|A∩B| / |A∪B|` of binary masks, over the whole epoch."
     return StatMetric(_dice_counts(axis), lambda inter, union: inter / (union - inter) if union > inter else None, 'jaccard_coeff')
 
+# %% ../nbs/05_metrics.ipynb #6b5e95d5
+def _class_mean(score):
+    "`final` of per-class counts: the mean over classes of `score(inter, union)`, a class whose union is 0 left out."
+    def final(inter, union):
+        inter, union = np.asarray(inter, dtype=np.float64), np.asarray(union, dtype=np.float64)
+        with np.errstate(invalid='ignore', divide='ignore'):
+            return float(np.nanmean(np.where(union > 0, score(inter, union), np.nan)))
+    return final
+
+# %% ../nbs/05_metrics.ipynb #e5050f76
+@_recorded
+def DiceMulti(axis:int=1 # the class axis of the outputs
+             ) -> Metric:
+    "Mean over classes of each class's Dice coefficient over the whole epoch (macro F1); a class in neither masks is left out."
+    return StatMetric(_dice_counts(axis, per_class=True), _class_mean(lambda inter, union: 2 * inter / union), 'dice_multi')
+
+# %% ../nbs/05_metrics.ipynb #c739292c
+@_recorded
+def JaccardCoeffMulti(axis:int=1 # the class axis of the outputs
+                     ) -> Metric:
+    "Mean over classes of each class's Jaccard coefficient over the whole epoch (mean IoU); a class in neither masks is left out."
+    return StatMetric(_dice_counts(axis, per_class=True), _class_mean(lambda inter, union: inter / (union - inter)), 'jaccard_coeff_multi')
+
 # %% ../nbs/05_metrics.ipynb #75ad0886
 class Perplexity(AvgLoss):
     "`exp` of the epoch's loss: the perplexity of a language model."
@@ -664,6 +730,40 @@ class Perplexity(AvgLoss):
     def name(self) -> str:
         "'perplexity'."
         return 'perplexity'
+
+# %% ../nbs/05_metrics.ipynb #88c734bf
+def _loss_part(loss_func, attr:str):
+    "`loss_func.<attr>` (on the user's loss when a callback such as MixUp has put its own in front), or an error naming it."
+    lf = getattr(getattr(loss_func, '__self__', None), 'old_lf', None)
+    lf = loss_func if lf is None else lf
+    if not hasattr(lf, attr):
+        raise AttributeError(f"The loss {getattr(lf, '__name__', type(lf).__name__)} has no attribute {attr!r}: "
+                             f"LossMetric reads what the loss sets on itself (`self.{attr} = ...` when it computes)")
+    return getattr(lf, attr)
+
+# %% ../nbs/05_metrics.ipynb #48642acf
+class LossMetric(_BatchMean):
+    "Batch-size-weighted mean over the epoch of `loss_func.<attr>`, a part of the loss that the loss sets on itself."
+    def __init__(self, attr:str, # the attribute the loss function sets at each batch
+                 nm:str|None=None): # the column name (`attr` when None)
+        if not isinstance(attr, str): raise TypeError(f"LossMetric: attr is the name of an attribute, got {attr!r}")
+        self.attr, self.nm, self.litfit_spec = attr, nm, ('LossMetric', {'attr': attr, **({} if nm is None else {'nm': nm})})
+        self.reset()
+    def accumulate(self, learn): self.add(_loss_part(learn.loss_func, self.attr), find_bs(learn.yb))
+    @property
+    def name(self) -> str:
+        "`nm`, or `attr`."
+        return self.attr if self.nm is None else self.nm
+
+# %% ../nbs/05_metrics.ipynb #9853d0ae
+def LossMetrics(attrs, # the attributes: a list, or one string with commas ('mse,kl')
+                nms=None # their column names, given the same way (the attributes when None)
+               ) -> list:
+    "A `LossMetric` for each of `attrs`, named by `nms`."
+    split = lambda x: [a.strip() for a in x.split(',')] if isinstance(x, str) else list(x)
+    attrs = split(attrs); nms = attrs if nms is None else split(nms)
+    if len(nms) != len(attrs): raise ValueError(f"LossMetrics: {len(attrs)} attributes {attrs} but {len(nms)} names {nms}")
+    return [LossMetric(a, n) for a, n in zip(attrs, nms)]
 
 # %% ../nbs/05_metrics.ipynb #98b45fa8
 class PredsBuffer:
@@ -896,3 +996,35 @@ def share_buffers(metrics:list # the metrics of one Learner
     for m in metrics:
         if isinstance(m, AccumMetric): m.buffer = buf
     return metrics
+
+# %% ../nbs/05_metrics.ipynb #4d4825c1
+def _fn_name(f) -> str: return getattr(getattr(f, 'func', f), '__name__', type(f).__name__)
+
+# %% ../nbs/05_metrics.ipynb #2f65fc57
+def _check_optim_args(f, argname:str, bounds):
+    "Refuse, naming the problem, an `argname` that `f` does not take, or `bounds` that are not `(low, high)`."
+    try: ps = inspect.signature(f).parameters
+    except (TypeError, ValueError): ps = None    # no signature to read (a builtin): let it try
+    if ps is not None and argname not in ps and not any(p.kind is p.VAR_KEYWORD for p in ps.values()):
+        raise ValueError(f"optim_metric: {_fn_name(f)} has no argument {argname!r} (it takes {list(ps)})")
+    try: low, high = (float(b) for b in bounds)
+    except (TypeError, ValueError): raise ValueError(f"optim_metric: bounds must be a pair (low, high), got {bounds!r}") from None
+    if not low < high: raise ValueError(f"optim_metric: bounds must be a pair (low, high) with low < high, got {bounds!r}")
+
+# %% ../nbs/05_metrics.ipynb #cd1f42f8
+def optim_metric(f, # the metric, called as `f(preds, targs, **{argname: x})`
+                 argname:str, # the argument to optimise, such as 'thresh'
+                 bounds:tuple, # `(low, high)`: the interval searched
+                 tol:float=0.01, # the search stops when it knows the best argument to within this
+                 do_neg:bool=True, # maximise `f` (a score); False minimises it (a loss)
+                 get_x:bool=False): # return `(value, best argument)` instead of the value
+    "A metric `(preds, targs)`: `f` at its best over `argname` within `bounds` (scipy's `minimize_scalar`, bounded)."
+    _check_optim_args(f, argname, bounds)
+    sign = -1. if do_neg else 1.
+    def best(preds, targs):
+        from scipy.optimize import minimize_scalar
+        res = minimize_scalar(lambda x: sign * float(f(preds, targs, **{argname: x})), bounds=bounds, method='bounded', options={'xatol': tol})
+        return (sign * float(res.fun), float(res.x)) if get_x else sign * float(res.fun)
+    best.__name__ = f'opt_{_fn_name(f)}'
+    best.as_metric = lambda: AccumMetric(best, flatten=False)
+    return best

@@ -189,7 +189,7 @@ def _bar_disabled() -> bool|None:
     "True when `TQDM_DISABLE` asks for no bars; else None: tqdm draws them in Jupyter and on a terminal only."
     return True if os.environ.get('TQDM_DISABLE', '').lower() in ('1', 'true', 'yes') else None
 
-# %% ../nbs/06_recorder.ipynb #9704996d
+# %% ../nbs/06_recorder.ipynb #490a046c
 class ProgressCallback(Callback):
     "Progress bars over epochs and batches, showing the smoothed loss a few times a second."
     order, inference = 60, True
@@ -199,8 +199,8 @@ class ProgressCallback(Callback):
     def before_fit(self):
         learn = self.learn
         if learn.eval_only: self.outer, self.pbar = self.pbar, None; return  # a prediction call inside a fit
-        self.mbar = tqdm(total=learn.n_epoch, desc='epoch', leave=True, dynamic_ncols=True, disable=_bar_disabled())
-        if learn.logger is print and not self.mbar.disable: self.old_logger, learn.logger = print, tqdm.write
+        if learn.create_mbar: self.mbar = tqdm(total=learn.n_epoch, desc='epoch', leave=True, dynamic_ncols=True, disable=_bar_disabled())
+        if learn.logger is print and not (self.mbar.disable if self.mbar is not None else _bar_disabled()): self.old_logger, learn.logger = print, tqdm.write
     def before_train(self): self._phase('train')
     def before_validate(self): self._phase('valid')
     def after_epoch(self):
