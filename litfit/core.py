@@ -10,8 +10,8 @@ import torch
 from torch import Tensor, nn
 
 # %% auto #0
-__all__ = ['default_device', 'to_device', 'find_bs', 'camel2snake', 'class2attr', 'listify', 'even_mults', 'num_distrib',
-           'rank_distrib', 'distrib_barrier', 'to_detach', 'to_cpu', 'to_np', 'params', 'Module']
+__all__ = ['default_device', 'to_device', 'find_bs', 'camel2snake', 'class2attr', 'fn_name', 'listify', 'even_mults',
+           'num_distrib', 'rank_distrib', 'distrib_barrier', 'to_detach', 'to_cpu', 'to_np', 'params', 'Module']
 
 # %% ../nbs/00_core.ipynb #d72a656d
 def default_device(use:bool=True # `False` forces the CPU
@@ -66,6 +66,13 @@ def class2attr(obj, # the object whose class names the attribute
     name = type(obj).__name__
     if name != cls_name and name.endswith(cls_name): name = name[:-len(cls_name)]
     return camel2snake(name)
+
+# %% ../nbs/00_core.ipynb #d0167838
+def fn_name(f # a function, a `partial` of one, or a callable object
+           ) -> str:
+    "The name of `f` (of the function a `partial` wraps), or its class name when it has none."
+    f = getattr(f, 'func', f)
+    return getattr(f, '__name__', type(f).__name__)
 
 # %% ../nbs/00_core.ipynb #c0f43cd6
 def listify(o # None, a list or tuple, or a single object

@@ -51,12 +51,13 @@ def _named_global(e:Exception) -> str:
         if marker in msg: return msg.split(marker, 1)[1].split()[0]
     return 'an object that is not plain data'
 
-# %% ../nbs/13_persist.ipynb #3c5f63b4
+# %% ../nbs/13_persist.ipynb #071543a2
 def atomic_write(path, # the file to write
-                 write): # `write(f)` writes the content to the open binary file `f`
+                 write, # `write(f)` writes the content to the open binary file `f`
+                 rank0_only:bool=True): # in a distributed job only rank 0 writes (False: every process writes its own)
     "Write `path` through a temporary file in the same folder, renamed into place when complete: never half-written."
     path = Path(path)
-    if rank_distrib() != 0: return path   # in a distributed job only rank 0 writes
+    if rank0_only and rank_distrib() != 0: return path
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
     try:

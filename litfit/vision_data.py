@@ -41,8 +41,11 @@ def _resizes(item_tfms:list) -> bool:
     "Whether some item transform may bring images to one size (any that is not a litfit transform without `size`)."
     return any(hasattr(t, 'size') or not isinstance(t, Transform) for t in item_tfms)
 
-# %% ../nbs/12b_vision_data.ipynb #52d774f7
-def _named(ds:ImageDataset, block, vocab) -> ImageDataset:
+# %% ../nbs/12b_vision_data.ipynb #77c78d6f
+def _named(ds:ImageDataset, # the dataset of a loader
+           block, # what its targets are (`CategoryBlock`, `MultiCategoryBlock`, `RegressionBlock`)
+           vocab # the classes (None for regression)
+          ) -> ImageDataset:
     "`ds`, told how to name its targets (`block.decode` with `vocab`): the titles of its loader's `show_batch`."
     ds.decode_targets = partial(block.decode, vocab=vocab)
     return ds
@@ -128,16 +131,16 @@ def decode_labels(self:ImageDataLoaders, y:Tensor # targets, or decoded predicti
     "The labels of the targets `y`: class names, lists of names, or numbers."
     return self.block.decode(y.cpu(), self.vocab)
 
-# %% ../nbs/12b_vision_data.ipynb #8a5c146c
+# %% ../nbs/12b_vision_data.ipynb #81de0002
 @patch
 def show_batch(self:TfmdDL, b=None, # a batch (the first of this loader when None)
                max_n:int=9, # at most this many images
+               ctxs=None, # matplotlib axes to draw on, one per image (a new figure when None)
+               show:bool=True, # draw (else return the decoded `(image, label)` pairs)
+               unique:bool=False, # one image through the training transforms, many times
                nrows:int|None=None, # rows of the grid (`int(sqrt(n))` when None)
                ncols:int|None=None, # columns of the grid
-               figsize=None, # the figure size (2 inches per image when None)
-               unique:bool=False, # one image through the training transforms, many times
-               show:bool=True, # draw (else return the decoded `(image, label)` pairs)
-               ctxs=None): # matplotlib axes to draw on, one per image (a new figure when None)
+               figsize=None): # the figure size (2 inches per image when None)
     "Draw a decoded batch of this loader with its labels as titles (none when the loader has no targets)."
     if b is None: b = self.unique_batch(min(max_n, self.bs)) if unique else self.one_batch()
     ims, name = self.decode(b[0][:max_n]), getattr(self.dataset, 'decode_targets', lambda y: y.tolist())
@@ -146,19 +149,17 @@ def show_batch(self:TfmdDL, b=None, # a batch (the first of this loader when Non
     if ctxs is not None: return [show_image(im, ax, _title(l)) for im, l, ax in zip(ims, labels, ctxs)]
     return show_images(ims, [_title(l) for l in labels], nrows, ncols, figsize, imsize=3 if figsize else 2)
 
-# %% ../nbs/12b_vision_data.ipynb #c8c995a9
+# %% ../nbs/12b_vision_data.ipynb #53ab7159
 @patch
 def show_batch(self:ImageDataLoaders, b=None, # a batch (the first of `self[dl_idx]` when None)
                max_n:int=9, # at most this many images
-               nrows:int|None=None, # rows of the grid (`int(sqrt(n))` when None)
-               ncols:int|None=None, # columns of the grid
-               figsize=None, # the figure size (2 inches per image when None)
-               unique:bool=False, # one image through the training transforms, many times
+               ctxs=None, # matplotlib axes to draw on, one per image (a new figure when None)
                show:bool=True, # draw (else return the decoded `(image, label)` pairs)
+               unique:bool=False, # one image through the training transforms, many times
                dl_idx:int=0, # which loader the batch comes from
-               ctxs=None): # matplotlib axes to draw on, one per image (a new figure when None)
+               **kwargs): # `nrows`, `ncols`, `figsize`, as the loader's `show_batch` takes them
     "Draw a decoded batch of the loader `dl_idx` (the training one by default) with its labels as titles."
-    return self[dl_idx].show_batch(b, max_n, nrows, ncols, figsize, unique, show, ctxs)
+    return self[dl_idx].show_batch(b, max_n, ctxs, show, unique, **kwargs)
 
 # %% ../nbs/12b_vision_data.ipynb #1a137eab
 def _parent_name(f) -> str:
