@@ -17,8 +17,8 @@ to see what litfit's defaults cost or save against it, and is not the baseline o
 
 Then the same comparison with the optimizer a user passes as `opt_func` (`partial(torch.optim.AdamW, ...)`): the
 hand-written loop builds that optimizer on the same parameter groups litfit builds, and `fit` and `fit_one_cycle` are
-compared with it (and `fit_one_cycle` also with the loop plus torch's `OneCycleLR`). These are the targets' ratios, a few
-percent apart, so this comparison runs 91 repetitions (`--user-reps`) spread over 7 fresh Python processes (`--procs`),
+compared with it (and `fit_one_cycle` also with the loop plus torch's `OneCycleLR`). The targets are set on these
+ratios, a few percent apart, so this comparison runs 91 repetitions (`--user-reps`) spread over 7 fresh Python processes (`--procs`),
 and also times the hand-written loop a second time ("raw, again"): that ratio would be 1 on a quiet machine, and how
 far it strays shows the noise of the run. Separate processes, because a process's memory layout (address
 randomisation, hash seeds) biases a timing for as long as the process lives (Mytkowicz et al., "Producing wrong data
@@ -36,7 +36,12 @@ hand-written loop on a model and optimizer of its own and times it. The variant'
 less those raw steps, so it includes everything the variant does, `fit`'s set-up and end included, and the two sides
 of each ratio are measured within milliseconds of each other. Each side's step starts where the other's left the
 caches, alike for both. The control, the hand-written loop trained from the same `Lockstep` loader ("raw, again"),
-reads 1.00 to within about 1% per process here, against several percent when whole epochs alternate.
+reads 1.00 to within about 1% per process here, against several percent when whole epochs alternate. Two checks come
+with it. "raw + Python spin" adds a fixed amount of Python work per batch, timed on its own: lockstep must charge it to
+the variant, showing that much over the control. And since each variant has its raw steps next to it, a cost the
+variant causes but that lands in the raw steps (a page fault on memory the variant gave back, say) would count as the raw
+loop's: the minor page faults of each side are printed, and the raw steps' faults next to `fit` should be no more than
+next to the control.
 
 `--instructions` counts, instead of timing, the instructions each of these user's-optimizer variants executes in its
 timed section (one epoch each, after a warm-up), with valgrind's callgrind. Unlike a time, the count does not depend on
@@ -57,7 +62,7 @@ without the default callbacks, to split `fit`'s extra time into the fit around t
     python bench/overhead.py [--reps 31] [--user-reps 91] [--lockstep-reps 49] [--batches 100] [--gpu | --no-gpu] [--attribute]
     python bench/overhead.py --instructions
 """
-import argparse, copy, gc, glob, io, multiprocessing, os, shutil, statistics, subprocess, sys, tempfile, time, contextlib
+import argparse, copy, gc, glob, io, multiprocessing, os, resource, shutil, statistics, subprocess, sys, tempfile, time, contextlib
 import numpy as np
 from functools import partial
 import torch
@@ -219,47 +224,69 @@ def user_times(make_model, shape, reps, n_batches) -> dict:
                 'fit_one_cycle': lambda: litfit_user_epoch(fresh(), batches, 1e-3, True)}
     return interleaved(variants, reps, n_batches)
 
+def minor_faults() -> int:
+    "Minor page faults of this thread so far (of the process where threads cannot be told apart)."
+    return resource.getrusage(getattr(resource, 'RUSAGE_THREAD', resource.RUSAGE_SELF)).ru_minflt
+
 class Lockstep:
     "A loader of `batches` that, before it gives each batch, runs one hand-written training step on its own `model`, timed."
     def __init__(self, batches, model, lr=1e-3):
-        self.batches, self.model, self.opt, self.raw = batches, model, user_opt(model, lr), 0.
+        self.batches, self.model, self.opt, self.raw, self.faults = batches, model, user_opt(model, lr), 0., 0
     def __len__(self): return len(self.batches)
     def __iter__(self):
         clock, model, opt = time.perf_counter, self.model, self.opt
         model.train()
         for xb, yb in self.batches:
-            start = clock()
+            faults = minor_faults(); start = clock()
             loss = F.cross_entropy(model(xb), yb); loss.backward(); opt.step(); opt.zero_grad()
-            self.raw += clock() - start
+            self.raw += clock() - start; self.faults += minor_faults() - faults
             yield xb, yb
 
+def spin_epoch(model, batches, lr, n:int=3000) -> tuple:
+    "The hand-written loop plus a fixed amount of Python work per batch (`sum(range(n))`, timed): a known added cost."
+    opt, clock, spun = user_opt(model, lr), time.perf_counter, 0.
+    model.train(); start = clock()
+    for xb, yb in batches:
+        loss = F.cross_entropy(model(xb), yb); loss.backward(); opt.step(); opt.zero_grad()
+        t = clock(); sum(range(n)); spun += clock() - t
+    return clock() - start, spun
+
 def lockstep_times(make_model, shape, reps, n_batches) -> dict:
-    "Each variant's time over the raw loop's, both running batch by batch in turn through a `Lockstep` loader."
+    "Per epoch: each variant's time over the raw loop's, both running batch by batch in turn, and the page faults of each side."
     torch.set_num_threads(1); pin_cpu()
     batches, fresh = data_and_models(make_model, shape, n_batches)
-    variants = {'raw, again': lambda dl: raw_user_epoch(fresh(), dl, 1e-3),
-                'raw + OneCycleLR': lambda dl: raw_user_epoch(fresh(), dl, 1e-3, one_cycle=True),
-                'fit': lambda dl: litfit_user_epoch(fresh(), dl, 1e-3, False),
-                'fit_one_cycle': lambda dl: litfit_user_epoch(fresh(), dl, 1e-3, True)}
-    ratios = {k: [] for k in variants}
+    variants = {'raw, again': lambda dl: (raw_user_epoch(fresh(), dl, 1e-3), 0.),
+                'raw + Python spin': lambda dl: spin_epoch(fresh(), dl, 1e-3),
+                'raw + OneCycleLR': lambda dl: (raw_user_epoch(fresh(), dl, 1e-3, one_cycle=True), 0.),
+                'fit': lambda dl: (litfit_user_epoch(fresh(), dl, 1e-3, False), 0.),
+                'fit_one_cycle': lambda dl: (litfit_user_epoch(fresh(), dl, 1e-3, True), 0.)}
+    res = {k: {'ratio': [], 'spin': [], 'faults': [], 'raw faults': [], 'raw ms': []} for k in variants}
     for r in range(reps + 1):   # the first round is a warm-up
         for k, f in variants.items():
             dl = Lockstep(batches, fresh())
-            total = f(dl)   # the variant's epoch with the raw steps inside it: the variant's own time is the rest
-            if r: ratios[k].append((total - dl.raw) / dl.raw)
+            faults = minor_faults()
+            total, spun = f(dl)   # the variant's epoch with the raw steps inside it: the variant's own time is the rest
+            if r:
+                for name, v in zip(res[k], ((total - dl.raw) / dl.raw, spun / dl.raw, minor_faults() - faults - dl.faults,
+                                            dl.faults, dl.raw / n_batches * 1000)): res[k][name].append(v)
             gc.collect()
-    return ratios
+    return res
 
 def bench_lockstep(name, make_model, shape, reps, n_batches, procs) -> dict:
-    "The overhead ratios measured in lockstep, in `procs` fresh processes."
+    "The overhead ratios measured in lockstep, in `procs` fresh processes, with the page faults of each side."
     runs = in_fresh_processes(lockstep_times, procs, make_model, shape, -(-reps // procs), n_batches)
-    ratios = {k: sum((r[k] for r in runs), []) for k in runs[0]}
-    print(f"\n{name}, opt_func=partial(torch.optim.AdamW, ...), in lockstep with the raw loop: {len(ratios['fit'])} epochs in "
-          f"{procs} processes; ratio to the raw loop [95% interval, resampling processes]")
-    for k, v in ratios.items():
-        lo, hi = boot_ci([r[k] for r in runs])
-        print(f"  {k:<18} {statistics.median(v):.3f} [{lo:.3f}-{hi:.3f}]   per process " + ' '.join(f"{statistics.median(r[k]):.3f}" for r in runs))
-    return {k: statistics.median(v) for k, v in ratios.items()}
+    pooled = lambda k, m: sum((r[k][m] for r in runs), [])
+    print(f"\n{name}, opt_func=partial(torch.optim.AdamW, ...), in lockstep with the raw loop: {len(pooled('fit', 'ratio'))} epochs "
+          f"of each in {procs} processes; ratio to the raw loop [95% interval, resampling processes], minor page faults per "
+          f"epoch (the variant's / the raw steps')")
+    for k in runs[0]:
+        lo, hi = boot_ci([r[k]['ratio'] for r in runs])
+        print(f"  {k:<18} {statistics.median(pooled(k, 'ratio')):.3f} [{lo:.3f}-{hi:.3f}]   faults {statistics.median(pooled(k, 'faults')):6.0f} /"
+              f" {statistics.median(pooled(k, 'raw faults')):6.0f}   per process " + ' '.join(f"{statistics.median(r[k]['ratio']):.3f}" for r in runs))
+    print(f"  raw step in lockstep: {statistics.median(pooled('fit', 'raw ms')):.3f} ms; the Python spin adds "
+          f"{statistics.median(pooled('raw + Python spin', 'spin')):.3f} of it, timed on its own: lockstep must show that much over "
+          f"'raw, again' for 'raw + Python spin'")
+    return {k: statistics.median(pooled(k, 'ratio')) for k in runs[0]}
 
 def in_fresh_processes(f, procs:int, *args) -> list:
     "`f(*args)` in `procs` new Python processes, one after the other, each with its own memory layout and hash seed."
@@ -429,7 +456,9 @@ if __name__ == '__main__':
     for name, m in res.items():
         nb, b = m['litfit (no bar)'], m['litfit (bar)']
         print(f"  {name}: no bar {nb:.3f} ({'met' if nb <= 1.05 else 'MISSED'}), bar {b:.3f} ({'met' if b <= 1.10 else 'MISSED'})")
-    print(f"  MLP, user's AdamW, epochs in turn: fit {user['fit']:.3f}, fit_one_cycle {user['fit_one_cycle']:.3f}")
+    f, oc = user['fit'], user['fit_one_cycle']
+    print(f"  MLP, user's AdamW, epochs in turn: fit {f:.3f} ({'met' if f <= 1.05 else 'MISSED'}), "
+          f"fit_one_cycle {oc:.3f} ({'met' if oc <= 1.08 else 'MISSED'})")
     f, oc = lock['fit'], lock['fit_one_cycle']
     print(f"  MLP, user's AdamW, in lockstep: fit {f:.3f} ({'met' if f <= 1.05 else 'MISSED'}), "
           f"fit_one_cycle {oc:.3f} ({'met' if oc <= 1.08 else 'MISSED'})")
