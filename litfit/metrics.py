@@ -184,7 +184,7 @@ def msle(inp:Tensor, # predictions
     inp, targ = flatten_check(inp, targ)
     return F.mse_loss(torch.log1p(inp.float()), torch.log1p(targ.float()))
 
-# %% ../nbs/05_metrics.ipynb #f4470ca3
+# %% ../nbs/05_metrics.ipynb #215f99a3
 class StatMetric(Metric):
     "A metric computed by `final(*sums)` from running sums of `stats(pred, targ)` (tensors, on the device)."
     def __init__(self, stats, # `stats(pred, targ)` -> a batch's sums, a tuple of tensors
@@ -196,10 +196,14 @@ class StatMetric(Metric):
     def add(self, s:tuple): # a batch's sums, as `stats` gives them
         "Add the sums `s` to the running sums."
         self.sums = s if self.sums is None else tuple(a + b for a, b in zip(self.sums, s))
+    def _final(self, sums:tuple): return self.final(*[t.item() if t.ndim == 0 else t.cpu().numpy() for t in sums])
     @property
     def value(self):
         "`final` of the running sums (None before any batch)."
-        return None if self.sums is None else self.final(*[t.item() if t.ndim == 0 else t.cpu().numpy() for t in self.sums])
+        return None if self.sums is None else self._final(self.sums)
+    def __call__(self, preds:Tensor, targs:Tensor): # the predictions and targets to score on their own
+        "The metric of `preds` and `targs` alone, as fastai's metrics can be called; the running sums are left as they are."
+        return self._final(self.stats(preds.detach(), targs))
     @property
     def name(self) -> str:
         "The `name` it was given."
