@@ -123,16 +123,17 @@ def check_image_files(files:list, # image file paths
     if same_size: _check_same_size(files, rows, sizes)
     return sizes
 
-# %% ../nbs/12_vision_core.ipynb #37e80c3f
+# %% ../nbs/12_vision_core.ipynb #e01dfba3
 class ImageDataset(Dataset):
     "Image files decoded with `torchvision.io`, through `item_tfms`, with their `targets`."
     def __init__(self, files:list, # image file paths (or images in memory, as `image_tensor` takes them)
                  targets:Tensor|None=None, # one target per file (None for unlabelled files)
                  item_tfms=None, # transforms of one decoded image, in their `order`
                  mode:str='RGB', # 'RGB' or 'L'
-                 split_idx:int|None=None): # 0 training, 1 validation: which behaviour the item transforms take
+                 split_idx:int|None=None, # 0 training, 1 validation: which behaviour the item transforms take
+                 decode_targets=None): # targets -> their labels, for display (`show_batch`); the numbers when None
         self.files = [str(f) if isinstance(f, (str, os.PathLike)) else f for f in files]
-        self.targets, self.mode, self.split_idx = targets, mode, split_idx
+        self.targets, self.mode, self.split_idx, self.decode_targets = targets, mode, split_idx, decode_targets
         self.item_tfms = sorted(listify(item_tfms), key=lambda t: getattr(t, 'order', 0))
     items = property(lambda self: self.files, doc="The image files (fastai's name)")
     def __len__(self) -> int: return len(self.files)

@@ -41,16 +41,7 @@ def _resizes(item_tfms:list) -> bool:
     "Whether some item transform may bring images to one size (any that is not a litfit transform without `size`)."
     return any(hasattr(t, 'size') or not isinstance(t, Transform) for t in item_tfms)
 
-# %% ../nbs/12b_vision_data.ipynb #77c78d6f
-def _named(ds:ImageDataset, # the dataset of a loader
-           block, # what its targets are (`CategoryBlock`, `MultiCategoryBlock`, `RegressionBlock`)
-           vocab # the classes (None for regression)
-          ) -> ImageDataset:
-    "`ds`, told how to name its targets (`block.decode` with `vocab`): the titles of its loader's `show_batch`."
-    ds.decode_targets = partial(block.decode, vocab=vocab)
-    return ds
-
-# %% ../nbs/12b_vision_data.ipynb #e4673f12
+# %% ../nbs/12b_vision_data.ipynb #1643ce49
 class ImageDataLoaders(DataLoaders):
     "`DataLoaders` of images and targets, with fastai's constructors (`from_df`, `from_csv`, `from_folder`...)."
     block, metrics = CategoryBlock(), []   # what the targets are, and the metrics suggested for them
@@ -67,8 +58,8 @@ class ImageDataLoaders(DataLoaders):
                       num_workers=default_num_workers() if a.num_workers is None else a.num_workers, persistent_workers=a.persistent_workers)
         def loader(valid:bool, **kw):
             idx = [i for i, v in enumerate(is_valid) if v == valid]
-            ds = ImageDataset([files[i] for i in idx], targets[idx], item_tfms, img_cls.mode, split_idx=int(valid))
-            return TfmdDL(_named(ds, block, vocab), **common, **kw)
+            ds = ImageDataset([files[i] for i in idx], targets[idx], item_tfms, img_cls.mode, int(valid), partial(block.decode, vocab=vocab))
+            return TfmdDL(ds, **common, **kw)
         dls = [loader(False, bs=a.bs, shuffle=a.shuffle, drop_last=a.shuffle if a.drop_last is None else a.drop_last)]
         if any(is_valid): dls.append(loader(True, bs=a.val_bs or a.bs, shuffle=a.val_shuffle, drop_last=False))
         res = cls(*dls, path=path, device=device, loss_func=loss_func, vocab=vocab)
@@ -131,7 +122,7 @@ def decode_labels(self:ImageDataLoaders, y:Tensor # targets, or decoded predicti
     "The labels of the targets `y`: class names, lists of names, or numbers."
     return self.block.decode(y.cpu(), self.vocab)
 
-# %% ../nbs/12b_vision_data.ipynb #81de0002
+# %% ../nbs/12b_vision_data.ipynb #59f1b7c5
 @patch
 def show_batch(self:TfmdDL, b=None, # a batch (the first of this loader when None)
                max_n:int=9, # at most this many images
@@ -143,7 +134,7 @@ def show_batch(self:TfmdDL, b=None, # a batch (the first of this loader when Non
                figsize=None): # the figure size (2 inches per image when None)
     "Draw a decoded batch of this loader with its labels as titles (none when the loader has no targets)."
     if b is None: b = self.unique_batch(min(max_n, self.bs)) if unique else self.one_batch()
-    ims, name = self.decode(b[0][:max_n]), getattr(self.dataset, 'decode_targets', lambda y: y.tolist())
+    ims, name = self.decode(b[0][:max_n]), getattr(self.dataset, 'decode_targets', None) or (lambda y: y.tolist())
     labels = name(b[1][:max_n].cpu()) if len(b) > 1 else [''] * len(ims)
     if not show: return list(zip(ims, labels))
     if ctxs is not None: return [show_image(im, ax, _title(l)) for im, l, ax in zip(ims, labels, ctxs)]
@@ -196,7 +187,7 @@ def _encode(self:ImageDataLoaders, labels:list) -> Tensor:
     block = copy.copy(self.block); block.vocab = self.vocab
     return block.encode(labels, [True] * len(labels), list(range(len(labels))))[0]
 
-# %% ../nbs/12b_vision_data.ipynb #5de900c0
+# %% ../nbs/12b_vision_data.ipynb #184eeb44
 @patch
 def test_dl(self:ImageDataLoaders, items, # image files (or images in memory), or a DataFrame laid out as the one `from_df` read
             bs:int|None=None, # batch size (the validation loader's when None)
@@ -207,8 +198,8 @@ def test_dl(self:ImageDataLoaders, items, # image files (or images in memory), o
     valid = self.valid or self.train
     files, labels = self._test_items(items, with_labels)
     check_image_files([f for f in files if isinstance(f, Path)])   # images in memory need no check
-    ds = ImageDataset(files, None if labels is None else self._encode(labels), valid.dataset.item_tfms, valid.dataset.mode, split_idx=1)
-    _named(ds, self.block, self.vocab)
+    ds = ImageDataset(files, None if labels is None else self._encode(labels), valid.dataset.item_tfms, valid.dataset.mode,
+                      split_idx=1, decode_targets=partial(self.block.decode, vocab=self.vocab))
     return TfmdDL(ds, bs=bs or valid.bs, device=self.device, after_batch=valid.after_batch,
                   num_workers=num_workers if num_workers is not None else valid.num_workers)
 
