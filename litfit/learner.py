@@ -25,7 +25,10 @@ from .recorder import Recorder, ProgressCallback
 # %% auto #0
 __all__ = ['Learner', 'failing_layer']
 
-# %% ../nbs/07_learner.ipynb #7a4acaa7
+# %% ../nbs/07_learner.ipynb #e2291b13
+_STAGES = {s: (f'before_{s}', f'after_cancel_{s}', f'after_{s}') for s in 'fit epoch train validate batch backward step'.split()}
+
+# %% ../nbs/07_learner.ipynb #ccb52fe7
 class Learner:
     "Train `model` on `dls` with `loss_func`, an optimizer from `opt_func`, and callbacks."
     def __init__(self, dls:DataLoaders, # the data: a `DataLoaders`, or a tuple of loaders (train, valid)
@@ -81,9 +84,13 @@ class Learner:
     def metrics(self, ms): self._metrics = share_buffers([mk_metric(m) for m in listify(ms)])
 
     def _with_events(self, f, name:str, ex:type):
-        try: self(f'before_{name}'); f()
-        except ex: self(f'after_cancel_{name}')
-        self(f'after_{name}')
+        (before, cancel, after), h = _STAGES[name], self._handlers   # an event nobody handles is not called at all
+        try:
+            if h[before]: self(before)
+            f()
+        except ex:
+            if h[cancel]: self(cancel)
+        if h[after]: self(after)
 
     def _do_fit(self):
         for epoch in range(self.n_epoch):
@@ -134,14 +141,19 @@ class Learner:
         except RuntimeError as e: raise prefix_error(e, _backward_note(self)) if self.loss_grad.numel() != 1 else e
     def _step(self): self.opt.step()
 
-# %% ../nbs/07_learner.ipynb #16d40bfd
+# %% ../nbs/07_learner.ipynb #b3863ecc
+def _own_handlers(cb:Callback) -> dict:
+    "Event -> handler of `cb`: its class's methods and the functions given to `Callback(event=f)`, or every event when it overrides `__call__`."
+    if type(cb).__call__ is not Callback.__call__: return {e: partial(cb, e) for e in EVENTS}
+    defined = set(vars(cb)).union(*map(vars, type(cb).__mro__))   # its names and its classes', without asking the Learner
+    return {e: getattr(cb, e) for e in EVENTS if e in defined}
+
+# %% ../nbs/07_learner.ipynb #d30c403e
 @patch
 def _rebuild(self:Learner):
     "Make one list of handlers per event, sorted by `order` (`learn.cbs` keeps the order the callbacks were added in)."
-    cbs = sorted(self.cbs, key=lambda cb: cb.order)   # a stable sort: equal orders run in the order they were added
-    sees_all = lambda cb: type(cb).__call__ is not Callback.__call__   # it overrides `__call__`: every event goes through it
-    self._handlers = {e: [(cb, partial(cb, e) if sees_all(cb) else getattr(cb, e)) for cb in cbs if sees_all(cb) or hasattr(cb, e)]
-                      for e in EVENTS}
+    own = [(cb, _own_handlers(cb)) for cb in sorted(self.cbs, key=lambda cb: cb.order)]   # a stable sort
+    self._handlers = {e: [(cb, hs[e]) for cb, hs in own if e in hs] for e in EVENTS}
 
 # %% ../nbs/07_learner.ipynb #6ac678d4
 @patch

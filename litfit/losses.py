@@ -12,9 +12,10 @@ from torch import nn, Tensor
 __all__ = ['CrossEntropyLossFlat', 'reduce_loss', 'LabelSmoothingCrossEntropy', 'LabelSmoothingCrossEntropyFlat', 'FocalLoss',
            'FocalLossFlat', 'BCEWithLogitsLossFlat', 'BCELossFlat', 'MSELossFlat', 'L1LossFlat']
 
-# %% ../nbs/01_losses.ipynb #70e8babe
+# %% ../nbs/01_losses.ipynb #796e5661
 def _classes_last(inp:Tensor, targ:Tensor, axis:int) -> tuple:
     "`inp` as a (rows, classes) matrix, its class axis `axis` moved last, and `targ` as one class index per row."
+    if inp.ndim == 2 and targ.ndim == 1 and axis in (-1, 1): return inp, targ   # the usual case, at every batch
     rows = lambda t: t if t.ndim == 2 and axis in (-1, 1) else t.movedim(axis, -1).reshape(-1, t.shape[axis])
     if targ.is_floating_point() and targ.shape == inp.shape: return rows(inp), rows(targ)   # class probabilities
     return rows(inp), (targ if targ.ndim == 1 else targ.reshape(-1))
