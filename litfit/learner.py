@@ -25,10 +25,10 @@ from .recorder import Recorder, ProgressCallback
 # %% auto #0
 __all__ = ['Learner', 'failing_layer']
 
-# %% ../nbs/07_learner.ipynb #e2291b13
-_STAGES = {s: (f'before_{s}', f'after_cancel_{s}', f'after_{s}') for s in 'fit epoch train validate batch backward step'.split()}
+# %% ../nbs/07_learner.ipynb #b9b9bc3b
+_STAGES = {s: (f'before_{s}', f'after_cancel_{s}', f'after_{s}') for s in 'epoch train validate batch backward step'.split()}
 
-# %% ../nbs/07_learner.ipynb #ccb52fe7
+# %% ../nbs/07_learner.ipynb #25b4a019
 class Learner:
     "Train `model` on `dls` with `loss_func`, an optimizer from `opt_func`, and callbacks."
     def __init__(self, dls:DataLoaders, # the data: a `DataLoaders`, or a tuple of loaders (train, valid)
@@ -84,13 +84,13 @@ class Learner:
     def metrics(self, ms): self._metrics = share_buffers([mk_metric(m) for m in listify(ms)])
 
     def _with_events(self, f, name:str, ex:type):
-        (before, cancel, after), h = _STAGES[name], self._handlers   # an event nobody handles is not called at all
+        before, cancel, after = _STAGES[name]   # an event nobody handles is not called at all (`_rebuild` lists them)
         try:
-            if h[before]: self(before)
+            if before not in self._quiet: self(before)
             f()
-        except ex:
-            if h[cancel]: self(cancel)
-        if h[after]: self(after)
+        except ex:   # read `_quiet` again: a callback added during the stage gets its end
+            if cancel not in self._quiet: self(cancel)
+        if after not in self._quiet: self(after)
 
     def _do_fit(self):
         for epoch in range(self.n_epoch):
@@ -141,19 +141,22 @@ class Learner:
         except RuntimeError as e: raise prefix_error(e, _backward_note(self)) if self.loss_grad.numel() != 1 else e
     def _step(self): self.opt.step()
 
-# %% ../nbs/07_learner.ipynb #b3863ecc
+# %% ../nbs/07_learner.ipynb #9f698704
 def _own_handlers(cb:Callback) -> dict:
     "Event -> handler of `cb`: its class's methods and the functions given to `Callback(event=f)`, or every event when it overrides `__call__`."
     if type(cb).__call__ is not Callback.__call__: return {e: partial(cb, e) for e in EVENTS}
-    defined = set(vars(cb)).union(*map(vars, type(cb).__mro__))   # its names and its classes', without asking the Learner
-    return {e: getattr(cb, e) for e in EVENTS if e in defined}
+    if type(cb).__getattr__ is not Callback.__getattr__: defined = EVENTS   # its own `__getattr__` may supply handlers
+    else: defined = set(vars(cb)).union(*map(vars, type(cb).__mro__))   # its names and its classes', without asking the Learner
+    return {e: h for e in EVENTS if e in defined and (h := getattr(cb, e, None)) is not None}   # `after_batch = None` turns one off
 
-# %% ../nbs/07_learner.ipynb #d30c403e
+# %% ../nbs/07_learner.ipynb #3371d5bb
 @patch
 def _rebuild(self:Learner):
     "Make one list of handlers per event, sorted by `order` (`learn.cbs` keeps the order the callbacks were added in)."
     own = [(cb, _own_handlers(cb)) for cb in sorted(self.cbs, key=lambda cb: cb.order)]   # a stable sort
     self._handlers = {e: [(cb, hs[e]) for cb, hs in own if e in hs] for e in EVENTS}
+    sees_all = type(self).__call__ is not Learner.__call__   # a subclass that overrides `learn(event)` is given every event
+    self._quiet = set() if sees_all else {e for e, hs in self._handlers.items() if not hs}
 
 # %% ../nbs/07_learner.ipynb #6ac678d4
 @patch
