@@ -60,7 +60,7 @@ def after_epoch(self:CompileTimer):
     "Move the Recorder's epoch start forward by the epoch's compile time, before the Recorder prints the epoch's time."
     if not self.learn.eval_only and hasattr(self.learn, 'recorder'): self.learn.recorder.start += self.epoch_time
 
-# %% ../nbs/24_compile.ipynb #364c72ef
+# %% ../nbs/24_compile.ipynb #a9d73349
 @patch
 def compile(self:Learner, fullgraph:bool=False, # refuse graph breaks (Python that cannot be traced) instead of running it between graphs
             dynamic:bool|None=None, # None: recompile once with symbolic shapes when a shape changes; True: from the start; False: never
@@ -69,6 +69,8 @@ def compile(self:Learner, fullgraph:bool=False, # refuse graph breaks (Python th
             options:dict|None=None # backend options (not together with `mode`)
 ) -> Learner:
     "Compile the model in place with `torch.compile` (its state dict keeps its keys) and time the compilations apart."
+    if not isinstance(fullgraph, bool): raise TypeError(f"compile: fullgraph must be True or False, got {fullgraph!r}")
+    if dynamic is not None and not isinstance(dynamic, bool): raise TypeError(f"compile: dynamic must be True, False or None, got {dynamic!r}")
     self.model = unwrap(self.model)
     self.model.compile(fullgraph=fullgraph, dynamic=dynamic, backend=backend, mode=mode, options=options)
     if not hasattr(self, 'compile_timer'): self.add_cb(CompileTimer())

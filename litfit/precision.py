@@ -56,27 +56,27 @@ def _to_float(o):
     if isinstance(o, dict): return {k: _to_float(v) for k, v in o.items()}
     return o
 
-# %% ../nbs/21_precision.ipynb #a7cd942b
+# %% ../nbs/21_precision.ipynb #648b9948
 _SCALER_ARGS = {'init_scale': 'a positive finite number', 'growth_factor': 'a finite number above 1',
                 'backoff_factor': 'a number between 0 and 1', 'growth_interval': 'a positive int'}
 def _check_scaler_args(kwargs:dict): # the arguments for `torch.amp.GradScaler`
-    "Refuse GradScaler values that torch checks only when it makes an enabled scaler, or uses only at the first scaled loss."
+    "Refuse names GradScaler lacks, and values that torch checks only when it makes an enabled scaler or first scales a loss."
     for k, v in kwargs.items():
-        if k not in _SCALER_ARGS: continue
+        if k not in _SCALER_ARGS: raise TypeError(f"MixedPrecision got an unexpected argument {k!r}: it takes amp_mode and "
+                                                  f"the loss scaler's {', '.join(_SCALER_ARGS)}")
         if not isinstance(v, numbers.Real) or isinstance(v, bool): raise TypeError(f"MixedPrecision: {k} must be {_SCALER_ARGS[k]}, got {v!r}")
         ok = {'init_scale': v > 0, 'growth_factor': v > 1, 'backoff_factor': 0 < v < 1,
               'growth_interval': isinstance(v, numbers.Integral) and v > 0}[k]
         if not (ok and math.isfinite(v)): raise ValueError(f"MixedPrecision: {k} must be {_SCALER_ARGS[k]}, got {v!r}")
 
-# %% ../nbs/21_precision.ipynb #61ccb1f6
+# %% ../nbs/21_precision.ipynb #37980ba0
 class MixedPrecision(Callback):
     "Mixed precision training: forward and loss under `torch.autocast`, with loss scaling for float16."
     order = 10
     def __init__(self, amp_mode:str|AMPMode='fp16', # 'fp16' (float16, with loss scaling) or 'bf16' (bfloat16)
                  **kwargs): # passed to `torch.amp.GradScaler`: `init_scale`, `growth_factor`, `backoff_factor`, `growth_interval`
         if 'enabled' in kwargs: raise TypeError("MixedPrecision sets the GradScaler's `enabled` itself (on for fp16, off for bf16)")
-        _amp_dtype(amp_mode, torch.device('cpu')); torch.amp.GradScaler('cpu', enabled=False, **kwargs)  # refuse bad names now
-        _check_scaler_args(kwargs)  # and bad values
+        _amp_dtype(amp_mode, torch.device('cpu')); _check_scaler_args(kwargs)  # refuse bad names and values now
         self.amp_mode, self.kwargs, self.autocast, self.scaler, self.scales, self._on = AMPMode(amp_mode), kwargs, None, None, [], False
     def before_batch(self): self.autocast.__enter__(); self._on = True
     def after_pred(self): self.learn.pred = _to_float(self.learn.pred)
@@ -84,18 +84,26 @@ class MixedPrecision(Callback):
         if self._on: self.autocast.__exit__(None, None, None); self._on = False
     after_loss = after_batch = after_cancel_batch = _exit
 
-# %% ../nbs/21_precision.ipynb #840daa99
+# %% ../nbs/21_precision.ipynb #c4805563
 _CPU_FP16 = ("float16 mixed precision on the CPU is usually many times slower than float32 (few CPU kernels have a fast "
              "float16 path): train on a GPU, use `to_bf16()` on a CPU with AMX matrix units, or `to_fp32()`")
+_CPU_BF16 = ("bfloat16 mixed precision on this CPU, which has no bfloat16 instructions (AMX or AVX512-BF16), is emulated "
+             "and usually many times slower than float32: train on a GPU, or use `to_fp32()`")
 
-# %% ../nbs/21_precision.ipynb #07981403
+# %% ../nbs/21_precision.ipynb #00ba03aa
 def _user_stacklevel() -> int:
-    "The `stacklevel` at which `warnings.warn` names the first caller outside litfit: the user's line, not the loop's."
+    "The `stacklevel` at which `warnings.warn` names the first caller outside litfit (and `contextlib`): the user's line."
     f, level = sys._getframe(1), 1
-    while f is not None and f.f_globals.get('__name__', '').partition('.')[0] == 'litfit': f, level = f.f_back, level + 1
+    while f is not None and f.f_globals.get('__name__', '').partition('.')[0] in ('litfit', 'contextlib'): f, level = f.f_back, level + 1
     return level
 
-# %% ../nbs/21_precision.ipynb #f2744e7d
+# %% ../nbs/21_precision.ipynb #c32301c6
+def _cpu_has_bf16() -> bool:
+    "Whether this CPU has bfloat16 instructions (AMX tiles or AVX512-BF16); True when this torch cannot tell."
+    try: return torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported()
+    except AttributeError: return True
+
+# %% ../nbs/21_precision.ipynb #d6d8a94f
 @patch
 def before_fit(self:MixedPrecision):
     "Make the autocast context for the data's device and, for a training fit, the `GradScaler` (enabled for float16)."
@@ -103,7 +111,8 @@ def before_fit(self:MixedPrecision):
     dtype = _amp_dtype(self.amp_mode, device)
     self.autocast = torch.autocast(device.type, dtype=dtype)
     if self.learn.eval_only: return  # a prediction pass keeps the fit's scaler
-    if device.type == 'cpu' and dtype is torch.float16: warnings.warn(_CPU_FP16, stacklevel=_user_stacklevel())
+    if device.type == 'cpu' and (dtype is torch.float16 or not _cpu_has_bf16()):
+        warnings.warn(_CPU_FP16 if dtype is torch.float16 else _CPU_BF16, stacklevel=_user_stacklevel())
     self.learn.scaler = self.scaler = torch.amp.GradScaler(device.type, **{**self.kwargs, 'enabled': dtype is torch.float16})
     self.scales = []
 
@@ -257,12 +266,12 @@ def to_contiguous(self:Learner, to_fp32:bool=False # remove mixed precision too
     self.model.to(memory_format=torch.contiguous_format)
     return self.to_fp32().remove_cb(ChannelsLast) if to_fp32 else self.remove_cb(ChannelsLast)
 
-# %% ../nbs/21_precision.ipynb #6dcbe14b
+# %% ../nbs/21_precision.ipynb #36f61159
 class TerminateOnNaNCallback(Callback):
     "Stop training (`CancelFitException`) at the first batch whose loss, or whose gradients in training, are infinite or NaN."
     order = -9
     def after_loss(self):
-        if not self.learn.training and not torch.isfinite(self.learn.loss).all(): raise CancelFitException
+        if not self.learn.training and not torch.isfinite(self.learn.loss).all(): _stop_on_nan(self.learn, [])
     def before_step(self):
         mp = getattr(self.learn, 'mixed_precision', None)   # fp16's loss scaler skips the steps with overflowing gradients itself
         ok, scaling = torch.isfinite(self.learn.loss).all(), mp is not None and mp.scaler is not None and mp.scaler.is_enabled()
@@ -270,7 +279,18 @@ class TerminateOnNaNCallback(Callback):
         if gs: ok = ok & torch.isfinite(torch.stack(torch._foreach_norm(gs))).all()
         if getattr(self.learn, 'distributed_trainer', None) is not None:   # across processes: stop all of them, or none
             ok = ok.to(torch.int32); torch.distributed.all_reduce(ok, op=torch.distributed.ReduceOp.MIN)
-        if not ok: raise CancelFitException
+        if not ok: _stop_on_nan(self.learn, gs)
+
+# %% ../nbs/21_precision.ipynb #28e437a3
+def _stop_on_nan(learn:Learner, gs:list): # the gradients that were checked
+    "Say what was not finite and where (one line through the Learner's logger), then end the fit."
+    loss = learn.loss.float()
+    what = (f"the loss is {loss.mean().item()}" if not torch.isfinite(loss).all() else
+            "a gradient is infinite or NaN" if gs and not torch.isfinite(torch.stack(torch._foreach_norm(gs))).all() else
+            "another process's loss or gradients are infinite or NaN")
+    learn.logger(f"TerminateOnNaNCallback: {what} at epoch {learn.epoch}, {'training' if learn.training else 'validation'} "
+                 f"batch {learn.iter}: training stopped")
+    raise CancelFitException
 
 # %% ../nbs/21_precision.ipynb #8bd2242b
 class ShortEpochCallback(Callback):
