@@ -14,7 +14,7 @@ from .core import default_device
 from .losses import CrossEntropyLossFlat, MSELossFlat
 
 # %% auto #0
-__all__ = ['TensorDataLoader', 'dl_copy', 'DataLoaders', 'random_split_mask']
+__all__ = ['TensorDataLoader', 'dl_copy', 'CategoryMap', 'DataLoaders', 'random_split_mask']
 
 # %% ../nbs/02_data.ipynb #9e190661
 class TensorDataLoader:
@@ -67,7 +67,15 @@ def dl_copy(dl, # a loader with `new`, a `torch.utils.data.DataLoader`, or a lis
                       timeout=dl.timeout, worker_init_fn=dl.worker_init_fn, generator=dl.generator,
                       persistent_workers=dl.persistent_workers)
 
-# %% ../nbs/02_data.ipynb #8c526dbe
+# %% ../nbs/02_data.ipynb #94424406
+class CategoryMap(list):
+    "The class names in order (a plain list), with fastai's `o2i`: each name's index."
+    @property
+    def o2i(self) -> dict:
+        "Each class name's index (made at each access, so it follows changes to the list)."
+        return {v: i for i, v in enumerate(self)}
+
+# %% ../nbs/02_data.ipynb #21b6039c
 class DataLoaders:
     "Training and validation loaders, with the device their batches go to."
     def __init__(self, *loaders, # train, valid (optional) and more
@@ -79,7 +87,7 @@ class DataLoaders:
         if not loaders: raise ValueError("DataLoaders needs at least a training loader")
         self.loaders, self.path = list(loaders), Path(path)
         self.device = default_device() if device is None else torch.device(device)
-        self.loss_func, self.vocab, self.n_inp = loss_func, vocab, n_inp
+        self.loss_func, self.vocab, self.n_inp = loss_func, None if vocab is None else CategoryMap(vocab), n_inp
 
     def __getitem__(self, i:int): return self.loaders[i]
     def __len__(self) -> int: return len(self.loaders)
