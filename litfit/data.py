@@ -16,7 +16,7 @@ from .losses import CrossEntropyLossFlat, MSELossFlat
 # %% auto #0
 __all__ = ['TensorDataLoader', 'dl_copy', 'CategoryMap', 'DataLoaders', 'random_split_mask']
 
-# %% ../nbs/02_data.ipynb #9e190661
+# %% ../nbs/02_data.ipynb #1fa1db9e
 class TensorDataLoader:
     "Batches from in-memory tensors by slicing, shuffled once per epoch when `shuffle`."
     def __init__(self, *tensors:Tensor, # tensors of equal length: inputs, then targets
@@ -32,6 +32,7 @@ class TensorDataLoader:
         self.dataset = TensorDataset(*tensors)
 
     batch_size = property(lambda self: self.bs)
+    n = property(lambda self: len(self.dataset), doc="The number of items (fastai's name)")
     def __len__(self) -> int: return len(self.dataset) // self.bs if self.drop_last else math.ceil(len(self.dataset) / self.bs)
     def __iter__(self):
         idx = torch.randperm(len(self.dataset), generator=self.generator) if self.shuffle else None

@@ -165,7 +165,7 @@ def default_num_workers() -> int:
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else (os.cpu_count() or 1)
     return min(16, cpus)
 
-# %% ../nbs/12_vision_core.ipynb #1b62fa09
+# %% ../nbs/12_vision_core.ipynb #092d02e1
 class TfmdDL:
     "A `torch.utils.data.DataLoader` whose batches arrive on `device` with the batch transforms `after_batch` applied."
     def __init__(self, dataset, # an `ImageDataset` (or any dataset of tuples)
@@ -187,6 +187,7 @@ class TfmdDL:
         self.persistent_workers = num_workers > 0 if persistent_workers is None else persistent_workers
         self._dl = self._dl_split = None
     batch_size = property(lambda self: self.bs, doc="The batch size")
+    n = property(lambda self: len(self.dataset), doc="The number of items (fastai's name)")
     split_idx = property(lambda self: getattr(self.dataset, 'split_idx', None), doc="The dataset's split")
     def __len__(self) -> int: return len(self.dataset) // self.bs if self.drop_last else -(-len(self.dataset) // self.bs)
     def __iter__(self):
@@ -253,17 +254,17 @@ def unique_batch(self:TfmdDL, n:int # number of copies
 # %% ../nbs/12_vision_core.ipynb #4d220962
 image_extensions = {k for k, v in mimetypes.types_map.items() if v.startswith('image/')}
 
-# %% ../nbs/12_vision_core.ipynb #c52b7ddd
+# %% ../nbs/12_vision_core.ipynb #16d331e1
 def get_image_files(path, # the folder to search
                     recurse:bool=True, # also search the subfolders, at any depth
                     folders:list|None=None # only these subfolders of `path`
-) -> list:
-    "Every image file under `path` (or under its subfolders `folders`), sorted."
+) -> L:
+    "Every image file under `path` (or under its subfolders `folders`), sorted, as fastcore's `L` (fastai's type)."
     if not isinstance(recurse, bool): raise TypeError(f"get_image_files: recurse must be True or False, got {recurse!r}; pass folders by name (folders=[...])")
     path = Path(path)
     roots = [path / f for f in folders] if folders else [path]
-    return sorted(p for r in roots if r.is_dir() for p in (r.rglob('*') if recurse else r.iterdir())
-                  if p.suffix.lower() in image_extensions and p.is_file())
+    return L(sorted(p for r in roots if r.is_dir() for p in (r.rglob('*') if recurse else r.iterdir())
+                    if p.suffix.lower() in image_extensions and p.is_file()))
 
 # %% ../nbs/12_vision_core.ipynb #1de5c4ed
 def verify_images(fns:list # image files

@@ -266,10 +266,10 @@ def from_folder(cls:ImageDataLoaders, path, # the folder to search
     res.label_func = _parent_name
     return res
 
-# %% ../nbs/12b_vision_data.ipynb #30f14cae
+# %% ../nbs/12b_vision_data.ipynb #b82fb920
 @patch(cls_method=True)
-def from_lists(cls:ImageDataLoaders, path, # folder the file names are relative to
-               fnames:list, # image files
+def from_lists(cls:ImageDataLoaders, path, # `dls.path`, where models and exports go (not joined to the file names)
+               fnames:list, # image files as paths, absolute or relative to the working directory (e.g. `get_image_files(path)`)
                labels:list, # one label (or list of labels, or number) per file
                valid_pct:float=0.2, # fraction of the files for validation
                seed:int|None=None, # makes the split reproducible
@@ -279,13 +279,13 @@ def from_lists(cls:ImageDataLoaders, path, # folder the file names are relative 
                img_cls=PILImage, # PILImage: 3 channels, PILImageBW: 1
                **kwargs # passed to `from_df`
 ) -> ImageDataLoaders:
-    "`ImageDataLoaders` from lists of file names (relative to `path`) and labels."
+    "`ImageDataLoaders` from lists of image files and labels."
     import pandas as pd
     if len(fnames) != len(labels): raise ValueError(f"{len(fnames)} file names but {len(labels)} labels")
     if y_block is None:
         if any(isinstance(l, (list, tuple)) and len(l) > 1 for l in labels): y_block = MultiCategoryBlock()
         elif labels and all(isinstance(l, float) for l in labels): y_block = RegressionBlock()
-    df = pd.DataFrame({'fname': [str(f) for f in fnames], 'label': list(labels)})
+    df = pd.DataFrame({'fname': [str(Path(f).absolute()) for f in fnames], 'label': list(labels)})   # absolute: `path` is not prepended
     return cls.from_df(df, path, valid_pct=valid_pct, seed=seed, y_block=y_block, item_tfms=item_tfms,
                        batch_tfms=batch_tfms, img_cls=img_cls, **kwargs)
 

@@ -204,8 +204,17 @@ def _arch_ref(arch):
     if not name or '<' in name or mod == '__main__': return None
     return f'{mod}:{name}', kw
 
-# %% ../nbs/15_vision_learner.ipynb #a4d667a5
-def vision_model(arch, # a torchvision builder, or any callable returning a model
+# %% ../nbs/15_vision_learner.ipynb #88418f35
+def _arch(arch):
+    "`arch`, or the torchvision builder that the string `arch` names (fastai looks names up in timm, which litfit does not use)."
+    if not isinstance(arch, str): return arch
+    try: return tvm.get_model_builder(arch)
+    except ValueError: raise ValueError(f"{arch!r} is not the name of a torchvision model (fastai looks names up in timm, which litfit does "
+                                        "not use): pass a torchvision builder such as resnet34, or any function returning a model; "
+                                        "`torchvision.models.list_models()` lists the names") from None
+
+# %% ../nbs/15_vision_learner.ipynb #8c879b6e
+def vision_model(arch, # a torchvision builder (or its name), or any callable returning a model
                  n_out:int, # outputs (classes)
                  pretrained:bool=True, # start from pretrained weights
                  weights=None, # a weights file or torchvision enum (the arch's default when None)
@@ -216,7 +225,7 @@ def vision_model(arch, # a torchvision builder, or any callable returning a mode
                  **head_kw # `create_head` arguments: concat_pool, pool, lin_ftrs, ps, first_bn, bn_final, lin_first, y_range
 ) -> nn.Sequential:
     "`nn.Sequential(body, head)`: `arch`'s body (pretrained, adapted to `n_in`) and a new head for `n_out` outputs."
-    meta = model_meta.get(arch, {})
+    arch = _arch(arch); meta = model_meta.get(arch, {})
     net = arch(weights=None) if isinstance(arch, type(resnet18)) and arch.__module__.startswith('torchvision') else arch()
     if pretrained: net.load_state_dict(clean_state_dict(pretrained_state(arch, weights)))
     body = create_body(net, n_in, pretrained, cut if cut is not None else meta.get('cut'))
@@ -243,9 +252,9 @@ def default_split(m:nn.Module # a `Sequential(body, head)`
     "Two parameter groups: the body's and the head's."
     return [list(m[0].parameters()), list(m[1].parameters())]
 
-# %% ../nbs/15_vision_learner.ipynb #87529da3
+# %% ../nbs/15_vision_learner.ipynb #0c5c8233
 def vision_learner(dls, # the data
-                   arch, # a torchvision builder (`resnet34`...), or any callable returning a model
+                   arch, # a torchvision builder (`resnet34`...) or its name, or any callable returning a model
                    normalize:bool=True, # add the pretrained weights' normalisation to the data
                    n_out:int|None=None, # outputs (the data's number of classes when None)
                    pretrained:bool=True, # start from pretrained weights, and freeze the body
@@ -279,7 +288,7 @@ def vision_learner(dls, # the data
     n_out = n_out if n_out is not None else getattr(dls, 'c', None)
     if n_out is None: raise ValueError("vision_learner could not read the number of outputs from the data (no vocab): pass `n_out=`")
     if weights is not None and not pretrained: warnings.warn("`weights` is ignored with `pretrained=False`")
-    meta = model_meta.get(arch, {})
+    arch = _arch(arch); meta = model_meta.get(arch, {})
     model = vision_model(arch, n_out, pretrained, weights, cut, n_in, init, custom_head, concat_pool=concat_pool, pool=pool,
                          lin_ftrs=lin_ftrs, ps=ps, first_bn=first_bn, bn_final=bn_final, lin_first=lin_first, y_range=y_range)
     if normalize and pretrained and 'stats' in meta: _add_norm(dls, meta['stats'], n_in)
