@@ -189,15 +189,15 @@ def write(self:Checkpoint, epoch:int, # the epoch training is in
              'cbs': cbs, 'recorder_by_rank': _by_rank(learn, cbs.get('Recorder'))}
     self.saved = atomic_write(learn._file(self.fname), lambda f: torch.save(state, f))
 
-# %% ../nbs/17_checkpoint.ipynb #0b85055f
+# %% ../nbs/17_checkpoint.ipynb #85efce2d
 class _SkipBatches:
     "The loader `dl`, whose first `n` batches are drawn and dropped; `on_start` runs when the first one is kept."
-    def __init__(self, dl, n:int, on_start): self.dl, self.n, self.on_start, self.start_iter = dl, n, on_start, n
+    def __init__(self, dl, n:int, on_start): self.dl, self.n_skip, self.on_start, self.start_iter = dl, n, on_start, n   # not `n`: the loader's item count
     def __len__(self): return len(self.dl)
     def __getattr__(self, k): return getattr(self.dl, k) if k != 'dl' else super().__getattribute__(k)
     def __iter__(self):
         it = iter(self.dl)
-        for _ in range(self.n): next(it)
+        for _ in range(self.n_skip): next(it)
         self.on_start()
         yield from it
 

@@ -76,7 +76,7 @@ class CategoryMap(list):
         "Each class name's index (made at each access, so it follows changes to the list)."
         return {v: i for i, v in enumerate(self)}
 
-# %% ../nbs/02_data.ipynb #21b6039c
+# %% ../nbs/02_data.ipynb #2f8be07c
 class DataLoaders:
     "Training and validation loaders, with the device their batches go to."
     def __init__(self, *loaders, # train, valid (optional) and more
@@ -88,7 +88,8 @@ class DataLoaders:
         if not loaders: raise ValueError("DataLoaders needs at least a training loader")
         self.loaders, self.path = list(loaders), Path(path)
         self.device = default_device() if device is None else torch.device(device)
-        self.loss_func, self.vocab, self.n_inp = loss_func, None if vocab is None else CategoryMap(vocab), n_inp
+        self.loss_func, self.n_inp = loss_func, n_inp
+        self.vocab = vocab if vocab is None or isinstance(vocab, CategoryMap) else CategoryMap(vocab)
 
     def __getitem__(self, i:int): return self.loaders[i]
     def __len__(self) -> int: return len(self.loaders)

@@ -623,7 +623,13 @@ def aug_transforms(mult:float=1.0, # scales the rotation, lighting and warp
     if min_scale != 1: xtra = [RandomResizedCropGPU(size, min_scale=min_scale, ratio=(1, 1))] + xtra
     return setup_aug_tfms(res + xtra)
 
-# %% ../nbs/11_vision_transforms.ipynb #7ce2e54f
+# %% ../nbs/11_vision_transforms.ipynb #f113c9bf
+_RESAMPLING = {'mode': 'bilinear', 'pad_mode': 'reflection', 'align_corners': True}   # `AffineCoordTfm`'s defaults
+def _chosen(tfms:list, name:str, default):
+    "The last value of the setting `name` among `tfms` that is not the default (the default when none is)."
+    return next((getattr(t, name) for t in reversed(tfms) if getattr(t, name) != default), default)
+
+# %% ../nbs/11_vision_transforms.ipynb #dc28c793
 def setup_aug_tfms(tfms:list # batch transforms
                   ) -> list:
     "Fuse the geometric transforms of `tfms` into one `AffineCoordTfm` and the lighting ones into one `LightingTfm`."
@@ -636,9 +642,9 @@ def setup_aug_tfms(tfms:list # batch transforms
     geo = rrc + aff
     if len(geo) == 1 or (rrc and rrc[0].valid_scale != 1): res += geo
     elif geo:
-        last, user = ([t for t in geo if t.size is not None] or geo)[-1], (aff or geo)[-1]   # the size; the modes chosen for the affine moves
+        last = ([t for t in geo if t.size is not None] or geo)[-1]
         res.append(AffineCoordTfm(sum((t.aff_fs for t in geo), []), sum((t.coord_fs for t in geo), []), size=last.size,
-                                  mode=user.mode, pad_mode=user.pad_mode, align_corners=user.align_corners))
+                                  **{k: _chosen(geo, k, d) for k, d in _RESAMPLING.items()}))
     if len(light) > 1: res.append(LightingTfm(sum((t.fs for t in light), [])))
     else: res += light
     return res + others
