@@ -196,7 +196,15 @@ def _grads(opt) -> list:
     "The gradients of the optimizer's parameters that have one."
     return [p.grad for pg in opt.param_groups for p in pg['params'] if p.grad is not None]
 
-# %% ../nbs/21_precision.ipynb #3ffb11f0
+# %% ../nbs/21_precision.ipynb #f69094b6
+def _only_one(cb:Callback, why:str, # what two of them would do
+              clashes=lambda c: True): # whether a callback of the class takes part (two observers may coexist)
+    "Refuse a fit where `cb`'s Learner holds another callback of its class, when both would change the same thing."
+    if clashes(cb) and any(type(c) is type(cb) and c is not cb and clashes(c) for c in cb.learn.cbs):
+        raise ValueError(f"Two {type(cb).__name__} callbacks in this fit (the Learner's and one passed to fit, or two passed "
+                         f"together) would {why}: keep one")
+
+# %% ../nbs/21_precision.ipynb #7af12116
 class GradientAccumulation(Callback):
     "Step once every `n_acc` samples, with their gradients averaged as in one batch of that size."
     order, run_valid = 6, False
@@ -206,6 +214,7 @@ class GradientAccumulation(Callback):
         self.n_acc, self.count = int(n_acc), 0
     def before_fit(self):
         if self.learn.eval_only or self.learn.opt is None: return
+        _only_one(self, 'divide the loss twice')
         self.count = 0; self.learn.opt.zero_grad()  # nothing left over from an earlier fit
     def after_loss(self): self.learn.loss_grad = self.learn.loss_grad * (find_bs(self.learn.yb) / self.n_acc)
 
