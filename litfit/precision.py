@@ -276,20 +276,26 @@ def to_contiguous(self:Learner, to_fp32:bool=False # remove mixed precision too
     self.model.to(memory_format=torch.contiguous_format)
     return self.to_fp32().remove_cb(ChannelsLast) if to_fp32 else self.remove_cb(ChannelsLast)
 
-# %% ../nbs/21_precision.ipynb #36f61159
+# %% ../nbs/21_precision.ipynb #403db035
+def _everywhere(learn:Learner, ok:Tensor # this process's verdict (a boolean tensor)
+               ) -> Tensor:
+    "`ok`, or in a distributed fit the minimum over the processes: they all stop at the same batch, or none does."
+    if getattr(learn, 'distributed_trainer', None) is None: return ok
+    ok = ok.to(torch.int32); torch.distributed.all_reduce(ok, op=torch.distributed.ReduceOp.MIN)
+    return ok
+
+# %% ../nbs/21_precision.ipynb #83fe848f
 class TerminateOnNaNCallback(Callback):
     "Stop training (`CancelFitException`) at the first batch whose loss, or whose gradients in training, are infinite or NaN."
     order = -9
     def after_loss(self):
-        if not self.learn.training and not torch.isfinite(self.learn.loss).all(): _stop_on_nan(self.learn, [])
+        if not self.learn.training and not _everywhere(self.learn, torch.isfinite(self.learn.loss).all()): _stop_on_nan(self.learn, [])
     def before_step(self):
         mp = getattr(self.learn, 'mixed_precision', None)   # fp16's loss scaler skips the steps with overflowing gradients itself
         ok, scaling = torch.isfinite(self.learn.loss).all(), mp is not None and mp.scaler is not None and mp.scaler.is_enabled()
         gs = [] if scaling else _grads(self.learn.opt)
         if gs: ok = ok & torch.isfinite(torch.stack(torch._foreach_norm(gs))).all()
-        if getattr(self.learn, 'distributed_trainer', None) is not None:   # across processes: stop all of them, or none
-            ok = ok.to(torch.int32); torch.distributed.all_reduce(ok, op=torch.distributed.ReduceOp.MIN)
-        if not ok: _stop_on_nan(self.learn, gs)
+        if not _everywhere(self.learn, ok): _stop_on_nan(self.learn, gs)
 
 # %% ../nbs/21_precision.ipynb #28e437a3
 def _stop_on_nan(learn:Learner, gs:list): # the gradients that were checked
