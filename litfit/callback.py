@@ -52,12 +52,15 @@ def prefix_error(e:BaseException, # the exception to annotate
     except AttributeError: pass
     return e
 
-# %% ../nbs/04_callback.ipynb #3b74d467
+# %% ../nbs/04_callback.ipynb #e254263f
 def _learn_prop(name:str) -> property:
-    "A read-only view of the Learner's attribute `name`; writing it says where the write should go."
-    def _get(self): return getattr(self.learn, name)
-    def _set(self, v): raise AttributeError(f"`{name}` belongs to the Learner: write `self.learn.{name} = ...`")
-    return property(_get, _set, doc=f"The Learner's `{name}` (read-only here)")
+    "A view of the Learner's attribute `name`; writing it in training says where the write should go."
+    def _get(self): return self.__dict__[name] if name in self.__dict__ else getattr(self.learn, name)
+    def _set(self, v):
+        if self.learn is not None and name not in self.__dict__:
+            raise AttributeError(f"`{name}` belongs to the Learner: write `self.learn.{name} = ...`")
+        self.__dict__[name] = v   # set before the callback joins a Learner (in `__init__`): the callback's own
+    return property(_get, _set, doc=f"The Learner's `{name}` (read-only here), unless the callback set its own in `__init__`")
 
 # %% ../nbs/04_callback.ipynb #1e558481
 def _call(cb, f):

@@ -39,7 +39,7 @@ def _check_writable(fpath:Path, # the file a callback will write
         else: tempfile.TemporaryFile(dir=fpath.parent).close()   # a nameless file, gone when closed
     except OSError as e: raise OSError(f"{who} cannot write {fpath} (its fname): {e}") from None
 
-# %% ../nbs/22_logging.ipynb #fee13bed
+# %% ../nbs/22_logging.ipynb #49ceb7ba
 class CSVLogger(Callback):
     "Write the results table to `learn.path/fname` as CSV: a header, then one row per epoch, on disk as soon as it is known."
     order, main_process_only = 60, True   # in a distributed job, rank 0 writes
@@ -47,7 +47,7 @@ class CSVLogger(Callback):
                  append:bool=False): # add rows to an existing file (whose header must match) instead of starting afresh
         if not isinstance(append, bool): raise TypeError(f"CSVLogger: append must be True or False, got {append!r}")
         self.fname, self.append = _check_fname(fname, 'CSVLogger'), append
-        self.file, self.fpath, self.n_rows = None, None, 0
+        self.file, self.fpath = None, None
     def before_fit(self):
         learn = self.learn
         if learn.eval_only or hasattr(learn, 'lr_finder') or rank_distrib() != 0: self.run = False; return
@@ -55,7 +55,6 @@ class CSVLogger(Callback):
         self.fpath = learn.path / self.fname
         _one_writer(self)
         self.header, self.file = _check_csv(self.fpath, learn.recorder.metric_names, self.append), None
-    def before_epoch(self): self.n_rows = len(self.learn.recorder.values)
 
 # %% ../nbs/22_logging.ipynb #522ee5c4
 def _writerow(f, row:list):
@@ -87,12 +86,12 @@ def _check_csv(fpath:Path, # the file
         return False
     return True
 
-# %% ../nbs/22_logging.ipynb #0efed491
+# %% ../nbs/22_logging.ipynb #73374033
 @patch
 def after_epoch(self:CSVLogger):
     "Write the epoch's row: the epoch, the Recorder's numbers, and the time."
     rec = self.learn.recorder
-    if len(rec.values) == self.n_rows: return   # a skipped epoch: the Recorder added no row
+    if not rec.row_added: return   # a skipped epoch: the Recorder added no row
     if self.file is None:                       # the first row: only now is an earlier file replaced
         self.file = open(self.fpath, 'w' if self.header else 'a', newline='')
         if self.header:   # a new file: the header, then the rows a resumed fit took back from its checkpoint (times unknown)
@@ -114,7 +113,7 @@ def read_log(self:CSVLogger) -> pd.DataFrame:
     if fpath is None or not fpath.exists(): raise FileNotFoundError(f"CSVLogger has written no file yet{f' ({fpath})' if fpath else ''}: fit with it first")
     return pd.read_csv(fpath)
 
-# %% ../nbs/22_logging.ipynb #b29066c3
+# %% ../nbs/22_logging.ipynb #07107c02
 class ShowGraphCallback(Callback):
     "After each epoch, plot the smoothed training loss and the validation loss: in place in a notebook, else to a picture file."
     order, run_valid, main_process_only = 65, False, True   # in a distributed job, rank 0 draws
@@ -123,7 +122,7 @@ class ShowGraphCallback(Callback):
         self.fname, self.interactive = _check_fname(fname, 'ShowGraphCallback'), interactive
         if self.fname.suffix[1:].lower() not in FigureCanvasBase.get_supported_filetypes():
             raise ValueError(f"ShowGraphCallback: fname must end in a picture format matplotlib writes (.png, .svg, .pdf, .jpg...), got {str(fname)!r}")
-        self.fig, self.handle, self.fpath, self.n_rows = None, None, None, 0
+        self.fig, self.handle, self.fpath = None, None, None
     def before_fit(self):
         learn = self.learn
         if learn.eval_only or hasattr(learn, 'lr_finder') or rank_distrib() != 0: self.run = False; return
@@ -132,7 +131,6 @@ class ShowGraphCallback(Callback):
         self.fpath, self.handle = None if self.show_here else Path(self.fname).absolute(), None
         if self.fpath is not None: _check_writable(self.fpath, 'ShowGraphCallback')
         self._make_plot()
-    def before_epoch(self): self.n_rows = len(self.learn.recorder.values)
 
 # %% ../nbs/22_logging.ipynb #343a2e1c
 @patch
@@ -144,12 +142,12 @@ def _make_plot(self:ShowGraphCallback):
     self.valid_line, = self.ax.plot([], [], 'o-', label='valid')
     self.ax.set_xlabel('batches'); self.ax.set_ylabel('loss'); self.ax.legend(loc='upper right')
 
-# %% ../nbs/22_logging.ipynb #48614f43
+# %% ../nbs/22_logging.ipynb #5985e85a
 @patch
 def after_epoch(self:ShowGraphCallback):
     "Set the lines to the Recorder's losses, scale the axes, and show the picture."
     rec, learn = self.learn.recorder, self.learn
-    if len(rec.values) == self.n_rows: return   # a skipped epoch
+    if not rec.row_added: return   # a skipped epoch
     losses = rec.losses
     self.train_line.set_data(range(len(losses)), losses)
     valid = [v[rec.metric_names.index('valid_loss') - 1] for v in rec.values] if 'valid_loss' in rec.metric_names else []

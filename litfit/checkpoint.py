@@ -21,7 +21,7 @@ from .persist import atomic_write, load_plain, plain, unwrap, clean_state_dict
 __all__ = ['TrackerCallback', 'SaveModelCallback', 'EarlyStoppingCallback', 'ReduceLROnPlateau', 'rng_data', 'set_rng_data',
            'fit_args', 'Checkpoint', 'Resume']
 
-# %% ../nbs/17_checkpoint.ipynb #1f607653
+# %% ../nbs/17_checkpoint.ipynb #5f2472aa
 class TrackerCallback(Callback):
     "Watch the recorded column `monitor` and note, after each epoch, whether it improved on the best so far."
     order = 60
@@ -36,13 +36,14 @@ class TrackerCallback(Callback):
         if self.reset_on_fit or self.best is None: self.best = np.inf if self.comp is np.less else -np.inf
         names = [n for n in self.learn.recorder.metric_names if n not in ('epoch', 'time')]
         if self.monitor not in names: raise ValueError(f"{type(self).__name__} monitors {self.monitor!r}, which is not a column of the results table: {names}")
-        self.idx, self.new_best = names.index(self.monitor), False
-    def before_epoch(self): self.n_rows = len(self.learn.recorder.values)
+        self.idx, self.new_best, self.measured = names.index(self.monitor), False, False
     def after_epoch(self):
         rec = self.learn.recorder
-        self.new_best = False
-        if len(rec.values) == self.n_rows: return   # a skipped epoch recorded nothing (a resumed run's restored rows are old)
+        self.new_best = self.measured = False
+        if not rec.row_added: return   # a skipped epoch recorded nothing (a resumed run's restored rows are old)
         val = rec.values[-1][self.idx]
+        if val is None: return   # its phase was cancelled: nothing was measured
+        self.measured = True
         if self.comp(val - self.min_delta, self.best): self.best, self.new_best = val, True
 
 # %% ../nbs/17_checkpoint.ipynb #acfb0c8b
@@ -73,7 +74,7 @@ class SaveModelCallback(TrackerCallback):
         if self.at_end: self._save(self.fname)
         elif not self.every_epoch and self.saved is not None: self.learn.load(self.fname, with_opt=self.with_opt)
 
-# %% ../nbs/17_checkpoint.ipynb #1a409bf6
+# %% ../nbs/17_checkpoint.ipynb #0aa595c4
 class EarlyStoppingCallback(TrackerCallback):
     "Stop the fit when `monitor` has not improved for `patience` epochs."
     order = 63
@@ -86,13 +87,13 @@ class EarlyStoppingCallback(TrackerCallback):
     def before_fit(self): self.wait = 0; super().before_fit()
     def after_epoch(self):
         super().after_epoch()
-        if self.learn.recorder.epochs and self.learn.recorder.epochs[-1] != self.learn.epoch: return
+        if not self.measured: return
         self.wait = 0 if self.new_best else self.wait + 1
         if self.wait >= self.patience:
             self.learn.logger(f'No improvement since epoch {self.learn.epoch - self.wait}: early stopping')
             raise CancelFitException()
 
-# %% ../nbs/17_checkpoint.ipynb #75bd943c
+# %% ../nbs/17_checkpoint.ipynb #00065867
 class ReduceLROnPlateau(TrackerCallback):
     "Divide the learning rate by `factor` when `monitor` has not improved for `patience` epochs."
     order = 62
@@ -107,7 +108,7 @@ class ReduceLROnPlateau(TrackerCallback):
     def before_fit(self): self.wait = 0; super().before_fit()
     def after_epoch(self):
         super().after_epoch()
-        if self.learn.recorder.epochs and self.learn.recorder.epochs[-1] != self.learn.epoch: return
+        if not self.measured: return
         self.wait = 0 if self.new_best else self.wait + 1
         if self.wait >= self.patience:
             old = self.opt.get_hyper('lr')
@@ -156,7 +157,7 @@ def _by_rank(learn:Learner, x):
     torch.distributed.all_gather_object(res, x)
     return res
 
-# %% ../nbs/17_checkpoint.ipynb #e49733a3
+# %% ../nbs/17_checkpoint.ipynb #d2708304
 class Checkpoint(Callback):
     "Write a resumable checkpoint every `every_n_batches` training batches and at the end of every epoch."
     order = 90
@@ -167,14 +168,13 @@ class Checkpoint(Callback):
         self.every_n_batches, self.fname, self.saved = None if every_n_batches is None else int(every_n_batches), fname, None
     def before_fit(self):
         if not self.learn.eval_only: self.fit_args = fit_args(self.learn)
-    def before_epoch(self): self.n_rows = len(self.learn.recorder.values)
     def before_train(self):
         if not self.learn.eval_only: self.epoch_rng = rng_data(self.learn.dls)  # the state the epoch's batch order comes from
     def after_batch(self):
         if self.learn.training and self.every_n_batches and self.learn.train_iter % self.every_n_batches == 0:
             self.write(self.learn.epoch, self.learn.iter + 1)
     def after_epoch(self):
-        if not self.learn.eval_only and len(self.learn.recorder.values) > self.n_rows: self.write(self.learn.epoch + 1, 0)   # not when skipped
+        if not self.learn.eval_only and self.learn.recorder.row_added: self.write(self.learn.epoch + 1, 0)   # not when skipped
 
 # %% ../nbs/17_checkpoint.ipynb #0afd30ca
 @patch

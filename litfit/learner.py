@@ -28,7 +28,7 @@ __all__ = ['Learner', 'failing_layer']
 # %% ../nbs/07_learner.ipynb #b9b9bc3b
 _STAGES = {s: (f'before_{s}', f'after_cancel_{s}', f'after_{s}') for s in 'epoch train validate batch backward step'.split()}
 
-# %% ../nbs/07_learner.ipynb #25b4a019
+# %% ../nbs/07_learner.ipynb #d9e32b2d
 class Learner:
     "Train `model` on `dls` with `loss_func`, an optimizer from `opt_func`, and callbacks."
     def __init__(self, dls:DataLoaders, # the data: a `DataLoaders`, or a tuple of loaders (train, valid)
@@ -49,13 +49,16 @@ class Learner:
         if not isinstance(dls, DataLoaders): dls = DataLoaders(*dls)
         loss_func = loss_func if loss_func is not None else dls.loss_func
         if loss_func is None: raise ValueError("No loss function: pass `loss_func=` (the DataLoaders do not suggest one)")
+        if isinstance(loss_func, type): raise TypeError(f"loss_func is the class {loss_func.__name__}: pass an instance, {loss_func.__name__}()")
         _check_lr(lr, 'Learner: lr')
+        if wd is not None: _check_lr(wd, 'Learner: wd')
         self.dls, self.model, self.loss_func, self.opt_func, self.lr = dls, model, loss_func, opt_func, lr
         self.splitter, self.wd, self.wd_bn_bias, self.train_bn, self.moms = splitter, wd, wd_bn_bias, train_bn, moms
         self.path = Path(path) if path is not None else Path(getattr(dls, 'path', '.'))
         if metrics is None: metrics = getattr(dls, 'metrics', None)
         self.model_dir, self.metrics = Path(model_dir), metrics
         self.opt, self.logger, self.eval_only, self.training, self.cbs = None, print, False, False, L()
+        self._calling, self._busy = None, frozenset()   # the handler running now; those a prediction call must not call again
         self.create_mbar = True   # `ProgressCallback` draws the bar over the epochs (`no_mbar()` turns it off)
         self.epoch = self.iter = self.train_iter = self.n_iter = 0
         self.dl = self.xb = self.yb = self.pred = self.loss = self.loss_grad = None
@@ -64,17 +67,21 @@ class Learner:
         self('after_create')
 
     def __call__(self, event:str|list): # an event name, e.g. 'before_fit', or a list of them
-        "Call every callback's handler of `event`, in `order`."
+        "Call every callback's handler of `event`, in `order` (except those whose prediction call is running)."
         if not isinstance(event, str):
             for e in event: self(e)
             return
-        if not self._handlers[event]: return
+        hs = self._handlers[event]
+        if not hs: return
+        if self._busy: hs = [(cb, f) for cb, f in hs if f not in self._busy]
         inner = event in INNER_EVENTS
-        for cb, f in self._handlers[event]:
+        for cb, f in hs:
             if cb.run and (not inner or (cb.run_train if self.training else cb.run_valid)):
+                self._calling = f
                 try: f()
                 except CancelException: raise
                 except Exception as e: raise prefix_error(e, f"in callback {type(cb).__name__}.{event}")
+        self._calling = None
 
     @property
     def metrics(self) -> list:
@@ -158,12 +165,13 @@ def _rebuild(self:Learner):
     sees_all = type(self).__call__ is not Learner.__call__   # a subclass that overrides `learn(event)` is given every event
     self._quiet = set() if sees_all else {e for e, hs in self._handlers.items() if not hs}
 
-# %% ../nbs/07_learner.ipynb #6ac678d4
+# %% ../nbs/07_learner.ipynb #965ff540
 @patch
 def add_cb(self:Learner, cb:Callback|type # an instance, or a class to instantiate
           ) -> Learner:
     "Add the callback `cb`, reachable as `learn.<cb.name>`."
     if isinstance(cb, type): cb = cb()
+    if not isinstance(cb, Callback): raise TypeError(f"A callback must be a Callback or a Callback class, got {cb!r} of type {type(cb).__name__}")
     existing = getattr(self, cb.name, None)
     if existing is not None and not isinstance(existing, Callback):
         raise ValueError(f"Callback name {cb.name!r} clashes with the Learner attribute of that name")
@@ -315,15 +323,26 @@ def _backward_note(learn) -> str:
     return (f"The loss {_loss_name(learn)} gave {tuple(learn.loss_grad.shape)} values, not one number, so there is no "
             "gradient to compute: make it return the mean over the batch (for torch's and litfit's losses, reduction='mean')")
 
-# %% ../nbs/07_learner.ipynb #cd051adc
+# %% ../nbs/07_learner.ipynb #80d6338e
 @patch
 def create_opt(self:Learner):
     "Create the optimizer: one group per splitter group, no weight decay on norm layers and biases unless `wd_bn_bias`."
     no_wd = [] if self.wd_bn_bias else norm_bias_params(self.model)
     lr = self.lr.stop if isinstance(self.lr, slice) else self.lr
-    opt = self.opt_func(param_groups(self.splitter(self.model), no_wd=no_wd), lr=lr)
+    opt = self.opt_func(param_groups(_check_groups(self.splitter(self.model), self.splitter), no_wd=no_wd), lr=lr)
     self.opt = opt if isinstance(opt, OptimWrapper) else OptimWrapper(opt)
     self.opt.set_hyper('lr', self.lr)
+
+# %% ../nbs/07_learner.ipynb #d1a6c77a
+def _check_groups(groups, splitter):
+    "The splitter's `groups`, refused (naming it) when a group holds something other than parameters: a layer, say."
+    groups = [g if isinstance(g, (Tensor, nn.Module)) or not hasattr(g, '__iter__') else list(g) for g in groups]
+    for i, g in enumerate(groups):
+        for p in (g if isinstance(g, list) else [g]):
+            if not isinstance(p, Tensor):
+                raise TypeError(f"The splitter {fn_name(splitter)} must return lists of parameters, one per group; group {i} holds "
+                                f"{type(p).__name__}{' (give its .parameters())' if isinstance(p, nn.Module) else ''}")
+    return groups
 
 # %% ../nbs/07_learner.ipynb #f72723c0
 def _describe(dl) -> str:
@@ -356,7 +375,7 @@ def _end_cleanup(self:Learner, saved=None): # the state a prediction call restor
     for k, v in state.items(): setattr(self, k, v)
     for m, mode in zip(self.model.modules(), modes): m.training = mode
 
-# %% ../nbs/07_learner.ipynb #5deee41f
+# %% ../nbs/07_learner.ipynb #f32ccc2e
 @patch
 def _run(self:Learner, body):
     "Run `body` between `before_fit` and `after_fit`; `after_fit` and the clean-up run whatever happens."
@@ -376,9 +395,10 @@ def _run(self:Learner, body):
             if hasattr(err, 'add_note'): err.add_note(f"after_fit then failed too: {e2!r}")  # the first error wins
         finally:
             for cb in self.cbs: cb.run = True
+            if saved is None: self._calling = None   # a fit's end: nothing is running now
             self._end_cleanup(saved)
 
-# %% ../nbs/07_learner.ipynb #ad6c7bf3
+# %% ../nbs/07_learner.ipynb #3f78bfc2
 @patch
 def fit(self:Learner, n_epoch:int, # number of epochs
         lr=None, # learning rate (`learn.lr` when None); a slice or list for several groups
@@ -392,6 +412,7 @@ def fit(self:Learner, n_epoch:int, # number of epochs
         raise ValueError(f"n_epoch must be a non-negative int, got {n_epoch!r}")
     n_epoch = int(n_epoch)
     if lr is not None: _check_lr(lr, 'fit: lr')
+    if wd is not None: _check_lr(wd, 'fit: wd')
     self._check_loaders()
     extra = ([SkipToEpoch(start_epoch)] if start_epoch else []) + ([self._resumer(resume)] if resume is not None else [])
     with self.added_cbs(listify(cbs) + extra):
@@ -399,6 +420,7 @@ def fit(self:Learner, n_epoch:int, # number of epochs
         wd = self.wd if wd is None else wd
         if wd is not None: self.opt.set_hyper('wd', wd)
         self.opt.set_hyper('lr', self.lr if lr is None else lr)
+        self.opt.match_layouts()   # the model may have changed memory layout since the last step (see the optimizer chapter)
         self.n_epoch = n_epoch
         self._run(self._do_fit)
 
@@ -427,11 +449,12 @@ def no_logging(self:Learner):
     try: yield
     finally: self.logger = old
 
-# %% ../nbs/07_learner.ipynb #77a9b30c
+# %% ../nbs/07_learner.ipynb #441d5d09
 @patch(as_prop=True)
-def smooth_loss(self:Learner) -> float|None:
-    "The smoothed training loss so far (from the Recorder)."
-    return self.recorder.smooth_loss
+def smooth_loss(self:Learner) -> Tensor|None:
+    "The smoothed training loss so far (from the Recorder), a one-number tensor as in fastai."
+    v = self.recorder.smooth_loss
+    return None if v is None else torch.tensor(v)
 
 # %% ../nbs/07_learner.ipynb #e9a36f70
 @patch(as_prop=True)

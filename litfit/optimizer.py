@@ -11,8 +11,8 @@ from fastcore.basics import patch
 from .core import even_mults
 
 # %% auto #0
-__all__ = ['norm_types', 'norm_bias_params', 'trainable_params', 'param_groups', 'expand_hyper', 'OptimWrapper', 'fused_ok',
-           'Adam', 'SGD']
+__all__ = ['norm_types', 'norm_bias_params', 'trainable_params', 'param_groups', 'expand_hyper', 'OptimWrapper', 'GroupHypers',
+           'fused_ok', 'Adam', 'SGD']
 
 # %% ../nbs/03_optimizer.ipynb #e18e3d70
 norm_types = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.InstanceNorm1d, nn.InstanceNorm2d,
@@ -120,25 +120,44 @@ def get_hyper(self:OptimWrapper, name:str # fastai's name: 'lr', 'mom', 'sqr_mom
         res.append(pg[key] if i is None else pg[key][i])
     return res
 
-# %% ../nbs/03_optimizer.ipynb #6661c9a6
-@patch(as_prop=True)
-def hypers(self:OptimWrapper) -> list:
-    "One dict of hyper-parameters per group, under fastai's names where they apply."
-    first = self.groups[0][0]
-    names = [n for n in ('lr', 'mom', 'sqr_mom', 'eps', 'wd') if _torch_key(first, n)[0] in first]
-    return [dict(zip(names, vals)) for vals in zip(*[self.get_hyper(n) for n in names])]
+# %% ../nbs/03_optimizer.ipynb #21f57dcd
+@patch
+def _set_group_hyper(self:OptimWrapper, gi:int, # the litfit group
+                     name:str, v): # fastai's name of the hyper, and its value
+    "Set the hyper `name` to `v` in the torch groups of litfit group `gi`; weight decay never reaches the `do_wd=False` ones."
+    for pg in self.groups[gi]:
+        if name == 'wd' and not pg['do_wd']: continue
+        key, i = _torch_key(pg, name)
+        if i is None: pg[key] = v
+        else: pg[key] = tuple(v if j == i else b for j, b in enumerate(pg[key]))
 
-# %% ../nbs/03_optimizer.ipynb #fbace526
+# %% ../nbs/03_optimizer.ipynb #746c7f1e
 @patch
 def set_hyper(self:OptimWrapper, name:str, # fastai's name: 'lr', 'mom', 'sqr_mom', 'eps' or 'wd'
               value): # a number, a list (one per group) or a `slice`
     "Set the hyper `name` on every group; weight decay never reaches the `do_wd=False` groups."
-    for pgs, v in zip(self.groups, expand_hyper(value, self.n_groups)):
-        for pg in pgs:
-            if name == 'wd' and not pg['do_wd']: continue
-            key, i = _torch_key(pg, name)
-            if i is None: pg[key] = v
-            else: pg[key] = tuple(v if j == i else b for j, b in enumerate(pg[key]))
+    for gi, v in enumerate(expand_hyper(value, self.n_groups)): self._set_group_hyper(gi, name, v)
+
+# %% ../nbs/03_optimizer.ipynb #c550847b
+class GroupHypers(dict):
+    "One group's hypers, as `opt.hypers` gives them: a dict whose writes reach the optimizer (`h['lr'] = 1e-4`)."
+    def __init__(self, opt:OptimWrapper, # the optimizer
+                 gi:int, # the group's index
+                 d): # the values, by name
+        super().__init__(d); self.opt, self.gi = opt, gi
+    def __setitem__(self, name, v):
+        if name not in self: raise KeyError(f"{name!r} is not a hyper-parameter of this {type(self.opt.opt).__name__}: it has {list(self)}")
+        self.opt._set_group_hyper(self.gi, name, v); super().__setitem__(name, v)
+    def update(self, *args, **kwargs):
+        for k, v in dict(*args, **kwargs).items(): self[k] = v
+
+# %% ../nbs/03_optimizer.ipynb #efe78e54
+@patch(as_prop=True)
+def hypers(self:OptimWrapper) -> list:
+    "One `GroupHypers` dict per group, under fastai's names where they apply; writing to one sets the optimizer."
+    first = self.groups[0][0]
+    names = [n for n in ('lr', 'mom', 'sqr_mom', 'eps', 'wd') if _torch_key(first, n)[0] in first]
+    return [GroupHypers(self, gi, zip(names, vals)) for gi, vals in enumerate(zip(*[self.get_hyper(n) for n in names]))]
 
 # %% ../nbs/03_optimizer.ipynb #858ae84e
 @patch
@@ -223,3 +242,14 @@ def SGD(params, # parameters or param-group dicts
     if decouple_wd:
         for pg in opt.param_groups: pg['decoupled_wd'] = wd if pg.get('do_wd', True) else 0.
     return OptimWrapper(opt)
+
+# %% ../nbs/03_optimizer.ipynb #2cf52417
+@patch
+def match_layouts(self:OptimWrapper):
+    "Give every per-parameter state tensor the memory layout (strides) of its parameter, so that fused kernels pair the right elements."
+    for pg in self.opt.param_groups:
+        for p in pg['params']:
+            st = self.opt.state.get(p, {})
+            for k, v in st.items():
+                if isinstance(v, Tensor) and v.shape == p.shape and v.stride() != p.stride():
+                    st[k] = torch.empty_strided(p.shape, p.stride(), dtype=v.dtype, device=v.device).copy_(v)

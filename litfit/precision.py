@@ -252,11 +252,13 @@ class GradientClip(Callback):
         self.max_norm, self.norm_type, self.norm = max_norm, norm_type, None
     def before_step(self): self.norm = nn.utils.clip_grad_norm_(self.learn.model.parameters(), self.max_norm, self.norm_type)
 
-# %% ../nbs/21_precision.ipynb #e685caa6
+# %% ../nbs/21_precision.ipynb #04d26c1f
 class ChannelsLast(Callback):
     "Train with the model's 4-d weights in the channels-last memory format."
     order = -1
-    def before_fit(self): self.learn.model.to(memory_format=torch.channels_last)
+    def before_fit(self):
+        self.learn.model.to(memory_format=torch.channels_last)
+        if self.learn.opt is not None: self.learn.opt.match_layouts()   # moving averages from a fit in the other layout
 
 # %% ../nbs/21_precision.ipynb #83e2f5b4
 @patch

@@ -25,16 +25,17 @@ from .persist import atomic_write
 # %% auto #0
 __all__ = ['GatherPredsCallback']
 
-# %% ../nbs/08_predict.ipynb #a7ada89a
+# %% ../nbs/08_predict.ipynb #3c519004
 @patch
 def _eval_run(self:Learner, dl, cbs=None): # a loader, and callbacks for this pass only
     "Run one validation pass over `dl` with `cbs`, between `before_fit` and `after_fit`, with logging off."
     if hasattr(dl, '__len__') and len(dl) == 0: raise ValueError(f"The DataLoader to predict on is empty: {_describe(dl)}")
-    old_eval, old_logger = self.eval_only, self.logger
+    old_eval, old_logger, caller, busy = self.eval_only, self.logger, self._calling, self._busy
     self.eval_only, self.logger = True, lambda *args: None
+    if caller is not None: self._busy = busy | {caller}   # the handler that asked is not called again by this pass
     try:
         with self.added_cbs(cbs): self._run(lambda: self._with_events(lambda: self._validate(dl), 'epoch', CancelEpochException))
-    finally: self.eval_only, self.logger = old_eval, old_logger
+    finally: self.eval_only, self.logger, self._calling, self._busy = old_eval, old_logger, caller, busy
 
 # %% ../nbs/08_predict.ipynb #2ebde2d3
 @patch
@@ -196,7 +197,7 @@ def loss_not_reduced(self:Learner):
         if hasattr(lf, 'reduction'): lf.reduction = old
         self.loss_func = lf
 
-# %% ../nbs/08_predict.ipynb #4d98a89e
+# %% ../nbs/08_predict.ipynb #dc739eb1
 @patch
 def get_preds(self:Learner, ds_idx:int=1, # which of `dls` (1: the validation set)
               dl=None, # or this loader
@@ -211,7 +212,8 @@ def get_preds(self:Learner, ds_idx:int=1, # which of `dls` (1: the validation se
               with_preds:bool=True, # return the predictions (False: None in their place, nothing held in memory)
               with_targs:bool=True, # return the targets (False: None in their place)
               concat_dim:int=0, # the axis along which the batches are concatenated
-              pickle_protocol:int=2 # the pickle protocol of the saved files
+              pickle_protocol:int=2, # the pickle protocol of the saved files
+              inner:bool=False # fastai's switch for a call from inside a callback; any call is safe there (see above)
 ) -> tuple:
     "Predictions and targets on `dl` (or `dls[ds_idx]`): `(inputs?, preds, targs, decoded?, losses?)`."
     if with_decoded and not with_preds: raise ValueError("with_decoded decodes the predictions, and with_preds=False does not collect them")

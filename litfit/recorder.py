@@ -14,7 +14,7 @@ from .metrics import AvgLoss, AvgSmoothLoss
 # %% auto #0
 __all__ = ['Recorder', 'format_time', 'ProgressCallback']
 
-# %% ../nbs/06_recorder.ipynb #724b294f
+# %% ../nbs/06_recorder.ipynb #036fb93e
 class Recorder(Callback):
     "Record losses, learning rates and metrics; print one row per epoch."
     order = 50
@@ -25,7 +25,7 @@ class Recorder(Callback):
         self.add_time, self.train_metrics, self.valid_metrics = add_time, train_metrics, valid_metrics
         self.train_loss, self.valid_loss, self.smooth = AvgLoss(), AvgLoss(), AvgSmoothLoss(beta)
         self.lrs, self.iters, self.values, self.epochs, self.hps = [], [], [], [], {}
-        self.valid_record, self.ran, self.log = None, False, []
+        self.valid_record, self.ran, self.phase, self.row_added, self.log = None, False, None, False, []
     @property
     def losses(self) -> list:
         "The smoothed training loss after every batch."
@@ -56,11 +56,12 @@ def _phase_metrics(self:Recorder) -> list:
     if self.learn.training: return [self.train_loss] + (self.learn.metrics if self.train_metrics else [])
     return [self.valid_loss] + self.learn.metrics if self.valid_metrics else []
 
-# %% ../nbs/06_recorder.ipynb #7b4ec728
+# %% ../nbs/06_recorder.ipynb #41ac659f
 @patch
 def before_fit(self:Recorder):
     if self.learn.eval_only: return
     self.lrs, self.iters, self.values, self.epochs, self.hps = [], [], [], [], {}
+    self.ran, self.phase, self.row_added = False, None, False   # a fit stopped mid-epoch left them set
     self.smooth.reset()
     self.learn.logger('  '.join(f'{n:>10}' for n in self.metric_names))
 
@@ -69,10 +70,10 @@ def before_fit(self:Recorder):
 def before_epoch(self:Recorder):
     if not self.learn.eval_only: self.start, self.log, self.ran = time.time(), [self.learn.epoch], False
 
-# %% ../nbs/06_recorder.ipynb #0e3798e6
+# %% ../nbs/06_recorder.ipynb #dd7ea524
 @patch
 def _reset_phase(self:Recorder):
-    self.ran = True
+    if not self.learn.eval_only: self.ran, self.phase = True, (self.learn.epoch, self.learn.training)
     for m in self._phase_metrics(): m.reset()
 
 # %% ../nbs/06_recorder.ipynb #ac4b6ce8
@@ -96,10 +97,12 @@ def after_batch(self:Recorder):
         self.smooth.accumulate(learn)
         self.lrs.append(learn.opt.param_groups[-1]['lr'])
 
-# %% ../nbs/06_recorder.ipynb #59e35ee1
+# %% ../nbs/06_recorder.ipynb #86269b97
 @patch
 def _values(self:Recorder) -> list:
-    "The value of each of the phase's metrics, naming any metric that fails."
+    "The value of each of the phase's metrics, naming any metric that fails; None for each when the phase was cancelled before it started."
+    learn = self.learn
+    if not learn.eval_only and self.phase != (learn.epoch, learn.training): return [None] * len(self._phase_metrics())
     res = []
     for m in self._phase_metrics():
         try: res.append(m.value)
@@ -129,12 +132,13 @@ def _fmt(v) -> str:
     if v is None: return ''
     return f'{v:.6f}' if isinstance(v, float) else str(v)
 
-# %% ../nbs/06_recorder.ipynb #d7ba5426
+# %% ../nbs/06_recorder.ipynb #3d8f31ed
 @patch
 def after_epoch(self:Recorder):
-    "Store the epoch's values and print its row (an epoch skipped entirely leaves none)."
-    if self.learn.eval_only or not self.ran: return
-    self.ran = False
+    "Store the epoch's values and print its row (an epoch skipped entirely leaves none: `row_added` says which)."
+    if self.learn.eval_only: return
+    self.row_added, self.ran = self.ran, False
+    if not self.row_added: return
     self.values.append(self.log[1:]); self.epochs.append(self.learn.epoch)
     self.iters.append(self.smooth.count + len(self.smooth.pending))
     row = self.log + ([format_time(time.time() - self.start)] if self.add_time else [])
