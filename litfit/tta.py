@@ -46,7 +46,7 @@ def augmented(dl, # the loader to predict on
     if batch_tfms is not None: new.after_batch = setup_aug_tfms(_merge(new.after_batch, batch_tfms))
     return new
 
-# %% ../nbs/19_tta.ipynb #aeb521e0
+# %% ../nbs/19_tta.ipynb #173c925c
 @patch
 def tta(self:Learner, ds_idx:int=1, # which of `dls` (1: the validation set)
         dl=None, # or this loader (a `dls.test_dl(files)` of unlabelled items works: the targets are None)
@@ -56,6 +56,7 @@ def tta(self:Learner, ds_idx:int=1, # which of `dls` (1: the validation set)
         beta:float|None=0.25, # weight of the plain prediction in the blend; None returns both
         use_max:bool=False): # the maximum over the passes instead of the mean (and no blend)
     "Predictions averaged over `n` augmented passes and blended with the plain prediction: `(preds, targs)`."
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1: raise ValueError(f"tta: n is the number of augmented passes, a positive int; got {n!r}")
     dl = dl_copy(self._loader(ds_idx, dl), shuffle=False, drop_last=False)
     aug_dl, acc = augmented(dl, item_tfms, batch_tfms), None
     with self.removed_cbs([cb for cb in self.cbs if not cb.inference]):
