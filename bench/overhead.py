@@ -54,8 +54,10 @@ It runs the variants in a child process under valgrind (about 50 times slower; s
 With CUDA (`--gpu`, on by default when a GPU is present): a resnet18 (10 classes) on synthetic 64x64 images, batches
 of 64 already on the GPU, in images per second against the hand-written loop doing the same work in the same run: in
 float32, with mixed precision (autocast + GradScaler against `learn.to_fp16()`), and compiled (`torch.compile` against
-`learn.compile()`); and the host-device synchronisations per training batch of litfit's default configuration,
-counted with `torch.cuda.set_sync_debug_mode('warn')` (without progress bars).
+`learn.compile()`); and the host-device synchronisations per training batch of litfit's default configuration and
+of `to_fp16()`, counted with `torch.cuda.set_sync_debug_mode('warn')` over whole batches (from one batch's start to the
+next's: the loader, the step and every callback's `after_batch`), without progress bars. `--gpu-only` runs this
+section alone (a few minutes, most of it compiling).
 
 `--attribute` also runs the MLP with a Learner whose batch is the raw loop's body (no events but `after_batch`), with and
 without the default callbacks, to split `fit`'s extra time into the fit around the batches, the callbacks, and the loop
@@ -64,6 +66,7 @@ without the default callbacks, to split `fit`'s extra time into the fit around t
     python bench/overhead.py --lockstep-only [--lockstep-reps 49] [--procs 7]
     python bench/overhead.py [--reps 31] [--user-reps 91] [--lockstep-reps 49] [--batches 100] [--gpu | --no-gpu] [--attribute]
     python bench/overhead.py --instructions
+    python bench/overhead.py --gpu-only [--reps 9]
 """
 import argparse, copy, gc, glob, io, multiprocessing, os, resource, shutil, statistics, subprocess, sys, tempfile, time, contextlib
 import numpy as np
@@ -399,22 +402,23 @@ def gpu_fit(learn):
     torch.cuda.synchronize()
     return time.perf_counter() - start
 
-def sync_count(learn) -> float:
-    "Host-device synchronisations per training batch of a fit (no bars), from torch's sync debug mode."
+def sync_count(learn) -> tuple:
+    "Host-device synchronisations per training batch of a fit (no bars), from torch's sync debug mode: (mean, max) over batches 2 on."
     import warnings
     from litfit.callback import Callback
-    counts, marks = [], {}
-    class Count(Callback):
-        order = -1000
-        def before_batch(self): marks['n'] = len(w)
-        def after_step(self): counts.append(len(w) - marks['n'])
+    marks = []
+    class Count(Callback):   # whole batches: from one batch's start to the next's (every callback's after_batch, the loader)
+        order, run_valid = -1000, False
+        def before_batch(self): marks.append(len(w))
+        def after_train(self): marks.append(len(w))
     with warnings.catch_warnings(record=True) as w:
         warnings.simplefilter('always')
         torch.cuda.set_sync_debug_mode('warn')
         try:
             with learn.no_bar(): learn.fit(1, cbs=Count())
         finally: torch.cuda.set_sync_debug_mode(0)
-    return sum(counts) / max(len(counts), 1)
+    per_batch = [b - a for a, b in zip(marks, marks[1:])][1:]   # the first batch does one-off set-up (the loss scale, say)
+    return sum(per_batch) / max(len(per_batch), 1), max(per_batch, default=0)
 
 def bench_gpu(reps, n_batches):
     from torchvision.models import resnet18
@@ -436,7 +440,9 @@ def bench_gpu(reps, n_batches):
     for k, v in ips.items(): print(f"  {k:<20} {v:10.0f} img/s")
     for a, b in (('litfit float32', 'raw float32'), ('litfit to_fp16()', 'raw fp16'), ('litfit compile()', 'raw torch.compile')):
         print(f"  {a} / {b}: {ips[a] / ips[b]:.3f} (target >= 0.97)")
-    print(f"  host-device syncs per training batch, litfit default (float32, no bar): {sync_count(gpu_learner(fresh(), batches)):.2f} (target 0)")
+    for name, kw in (('default (float32)', {}), ('to_fp16()', {'amp': True})):
+        mean, most = sync_count(gpu_learner(fresh(), batches, **kw))
+        print(f"  host-device syncs per training batch, litfit {name}, no bar: {mean:.2f} on average, at most {most} (target 0)")
 
 if __name__ == '__main__':
     p = argparse.ArgumentParser()
@@ -448,10 +454,14 @@ if __name__ == '__main__':
     p.add_argument('--attribute', action='store_true', help="also split fit's extra time into the fit, the callbacks and the batch loop")
     p.add_argument('--instructions', action='store_true', help="only count the instructions of the user's-optimizer variants (valgrind)")
     p.add_argument('--lockstep-only', action='store_true', help="only the lockstep comparison, which the targets are judged on")
+    p.add_argument('--gpu-only', action='store_true', help="only the GPU section (resnet18 images per second, syncs per batch)")
     p.add_argument('--ir-worker', action='store_true', help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.ir_worker: sys.exit(ir_worker(args.batches))
     if args.instructions: sys.exit(instructions(args.batches))
+    if args.gpu_only:
+        if not torch.cuda.is_available(): sys.exit("--gpu-only: no CUDA device here")
+        print(f"torch {torch.__version__}"); sys.exit(bench_gpu(max(3, args.reps // 3), args.batches))
     torch.set_num_threads(1)
     print(f"torch {torch.__version__}, CPU, 1 thread, {pin_cpu()}")
     if args.lockstep_only:

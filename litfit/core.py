@@ -15,11 +15,21 @@ from torch import Tensor, nn
 __all__ = ['default_device', 'to_device', 'find_bs', 'camel2snake', 'class2attr', 'fn_name', 'listify', 'even_mults',
            'num_distrib', 'rank_distrib', 'distrib_barrier', 'to_detach', 'to_cpu', 'to_np', 'params', 'Module']
 
-# %% ../nbs/00_core.ipynb #d72a656d
+# %% ../nbs/00_core.ipynb #6af245b6
+def _cuda_ok() -> bool:
+    "Whether CUDA is available, asked through NVML: a process that forks afterwards (`notebook_launcher`) can still use the GPU."
+    old = os.environ.get('PYTORCH_NVML_BASED_CUDA_CHECK')
+    os.environ['PYTORCH_NVML_BASED_CUDA_CHECK'] = '1'
+    try: return torch.cuda.is_available()
+    finally:
+        if old is None: del os.environ['PYTORCH_NVML_BASED_CUDA_CHECK']
+        else: os.environ['PYTORCH_NVML_BASED_CUDA_CHECK'] = old
+
+# %% ../nbs/00_core.ipynb #9512f30b
 def default_device(use:bool=True # `False` forces the CPU
                   ) -> torch.device:
     "The best available device: CUDA, then Apple's MPS, then the CPU."
-    if use and torch.cuda.is_available(): return torch.device('cuda')
+    if use and _cuda_ok(): return torch.device('cuda')
     mps = getattr(torch.backends, 'mps', None)
     if use and mps is not None and mps.is_available(): return torch.device('mps')
     return torch.device('cpu')

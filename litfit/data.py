@@ -16,7 +16,7 @@ from .losses import CrossEntropyLossFlat, MSELossFlat
 # %% auto #0
 __all__ = ['TensorDataLoader', 'dl_copy', 'CategoryMap', 'DataLoaders', 'random_split_mask']
 
-# %% ../nbs/02_data.ipynb #1fa1db9e
+# %% ../nbs/02_data.ipynb #56438a78
 class TensorDataLoader:
     "Batches from in-memory tensors by slicing, shuffled once per epoch when `shuffle`."
     def __init__(self, *tensors:Tensor, # tensors of equal length: inputs, then targets
@@ -36,9 +36,10 @@ class TensorDataLoader:
     def __len__(self) -> int: return len(self.dataset) // self.bs if self.drop_last else math.ceil(len(self.dataset) / self.bs)
     def __iter__(self):
         idx = torch.randperm(len(self.dataset), generator=self.generator) if self.shuffle else None
+        on = {} if idx is None else {t.device: idx.to(t.device, non_blocking=True) for t in self.tensors}   # once per epoch
         for i in range(len(self)):
             sl = slice(i * self.bs, (i + 1) * self.bs)
-            yield tuple(t[sl] if idx is None else t[idx[sl]] for t in self.tensors)
+            yield tuple(t[sl] if idx is None else t[on[t.device][sl]] for t in self.tensors)
     def one_batch(self) -> tuple:
         "The first batch (shuffled if the loader shuffles)."
         if len(self) == 0: raise ValueError(f"This loader has no batches: {len(self.dataset)} items, bs={self.bs}, drop_last={self.drop_last}")

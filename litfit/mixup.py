@@ -90,7 +90,12 @@ def lf(self:MixHandler, pred, # the model's output
     if isinstance(lam, Tensor) and lam.ndim: l, l1 = l.reshape(len(lam), -1), l1.reshape(len(lam), -1)  # any per-item shape
     return reduce_loss(torch.lerp(l1, l, _bcast(lam, l)).reshape(shape), getattr(self.old_lf, 'reduction', 'mean'))
 
-# %% ../nbs/19a_mixup.ipynb #f74761a3
+# %% ../nbs/19a_mixup.ipynb #a25a3843
+def _to_device(t:Tensor, device:torch.device) -> Tensor:
+    "`t`, drawn on the CPU, on `device` without making the CPU wait: a GPU copies it from pinned memory in the background."
+    return t if device.type == 'cpu' else t.pin_memory().to(device, non_blocking=True)
+
+# %% ../nbs/19a_mixup.ipynb #92eb5cda
 class MixUp(MixHandler):
     "Blend each training item with another of the batch, with its own weight `lam = max(l, 1-l)`, `l ~ Beta(alpha, alpha)`."
     def __init__(self, alpha:float=.4): super().__init__(alpha) # the Beta distribution's parameter
@@ -98,13 +103,13 @@ class MixUp(MixHandler):
         self._check_inputs()
         bs, dev = self.xb[0].shape[0], self.xb[0].device
         lam = self.distrib.sample((bs,))
-        self.lam = torch.stack([lam, 1 - lam], 1).max(1)[0].to(dev)
-        shuffle = torch.randperm(bs).to(dev)
+        self.lam = _to_device(torch.stack([lam, 1 - lam], 1).max(1)[0], dev)
+        shuffle = _to_device(torch.randperm(bs), dev)
         xb1, self.yb1 = tuple(x[shuffle] for x in self.xb), tuple(y[shuffle] for y in self.yb)
         self.learn.xb = tuple(torch.lerp(x1, x, _bcast(self.lam, x)) for x1, x in zip(xb1, self.xb))
         self._mix_targets()
 
-# %% ../nbs/19a_mixup.ipynb #41e1d634
+# %% ../nbs/19a_mixup.ipynb #fd7a90ef
 class CutMix(MixHandler):
     "Paste a random box of another image of the batch into each image; `lam` is the share of the image left as it was."
     def __init__(self, alpha:float=1.): super().__init__(alpha) # the Beta distribution's parameter
@@ -112,7 +117,7 @@ class CutMix(MixHandler):
         self._check_inputs(min_dims=3)
         x = self.xb[0]
         bs, H, W = x.shape[0], x.shape[-2], x.shape[-1]
-        lam, shuffle = self.distrib.sample((1,)), torch.randperm(bs).to(x.device)
+        lam, shuffle = self.distrib.sample((1,)), _to_device(torch.randperm(bs), x.device)
         xb1, self.yb1 = x[shuffle], tuple(y[shuffle] for y in self.yb)
         x1, y1, x2, y2 = self.rand_bbox(W, H, lam)
         x = x.clone(); x[..., y1:y2, x1:x2] = xb1[..., y1:y2, x1:x2]

@@ -77,11 +77,11 @@ def _torch_key(pg:dict, name:str) -> tuple:
     if name == 'wd': return ('decoupled_wd' if 'decoupled_wd' in pg else 'weight_decay', None)
     return name, None
 
-# %% ../nbs/03_optimizer.ipynb #d33a568d
+# %% ../nbs/03_optimizer.ipynb #4ce771f8
 class OptimWrapper:
     "A `torch.optim` optimizer whose hyper-parameters are read and set by fastai's names, per litfit group."
     def __init__(self, opt:torch.optim.Optimizer): # the torch optimizer to wrap
-        self.opt = opt
+        self.opt, self.scaler = opt, None   # `scaler`: a float16 GradScaler that steps it (set by mixed precision)
         for i, pg in enumerate(opt.param_groups): pg.setdefault('group', i); pg.setdefault('do_wd', True)
         self._index_groups()
 
@@ -188,12 +188,13 @@ def _decay(opt:OptimWrapper):
         params = [p for p in pg['params'] if p.grad is not None]
         if wd and pg['do_wd'] and params: torch._foreach_mul_(params, 1 - pg['lr'] * wd)
 
-# %% ../nbs/03_optimizer.ipynb #1529e14a
+# %% ../nbs/03_optimizer.ipynb #e4a73248
 @patch
 def step(self:OptimWrapper):
-    "One optimizer step, after the decoupled weight decay of optimizers that lack their own (SGD)."
+    "One optimizer step, after the decoupled weight decay of optimizers that lack their own (SGD); through `scaler` when one is set."
     if self.manual_wd: _decay(self)
-    self.opt.step()
+    if self.scaler is not None: self.scaler.step(self.opt)   # a fused kernel then skips an overflowed step on the device
+    else: self.opt.step()
 
 # %% ../nbs/03_optimizer.ipynb #329cda0d
 def _params(params) -> list:

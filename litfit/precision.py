@@ -69,7 +69,7 @@ def _check_scaler_args(kwargs:dict): # the arguments for `torch.amp.GradScaler`
               'growth_interval': isinstance(v, numbers.Integral) and v > 0}[k]
         if not (ok and math.isfinite(v)): raise ValueError(f"MixedPrecision: {k} must be {_SCALER_ARGS[k]}, got {v!r}")
 
-# %% ../nbs/21_precision.ipynb #37980ba0
+# %% ../nbs/21_precision.ipynb #e0bcbdf4
 class MixedPrecision(Callback):
     "Mixed precision training: forward and loss under `torch.autocast`, with loss scaling for float16."
     order = 10
@@ -77,7 +77,8 @@ class MixedPrecision(Callback):
                  **kwargs): # passed to `torch.amp.GradScaler`: `init_scale`, `growth_factor`, `backoff_factor`, `growth_interval`
         if 'enabled' in kwargs: raise TypeError("MixedPrecision sets the GradScaler's `enabled` itself (on for fp16, off for bf16)")
         _amp_dtype(amp_mode, torch.device('cpu')); _check_scaler_args(kwargs)  # refuse bad names and values now
-        self.amp_mode, self.kwargs, self.autocast, self.scaler, self.scales, self._on = AMPMode(amp_mode), kwargs, None, None, [], False
+        self.amp_mode, self.kwargs, self.autocast, self.scaler, self._on = AMPMode(amp_mode), kwargs, None, None, False
+        self._scales, self._pending, self._found, self.on_device = [], [], None, False
     def before_batch(self): self.autocast.__enter__(); self._on = True
     def after_pred(self): self.learn.pred = _to_float(self.learn.pred)
     def _exit(self):
@@ -104,7 +105,7 @@ def _cpu_has_bf16() -> bool:
     try: return torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported()
     except AttributeError: return True
 
-# %% ../nbs/21_precision.ipynb #d6d8a94f
+# %% ../nbs/21_precision.ipynb #93cde5b4
 @patch
 def before_fit(self:MixedPrecision):
     "Make the autocast context for the data's device and, for a training fit, the `GradScaler` (enabled for float16)."
@@ -115,13 +116,17 @@ def before_fit(self:MixedPrecision):
     if device.type == 'cpu' and (dtype is torch.float16 or not _cpu_has_bf16()):
         warnings.warn(_CPU_FP16 if dtype is torch.float16 else _CPU_BF16, stacklevel=_user_stacklevel())
     self.learn.scaler = self.scaler = torch.amp.GradScaler(device.type, **{**self.kwargs, 'enabled': dtype is torch.float16})
-    self.scales = []
+    self._scales, self._pending, self._found = [], [], None
+    opt = self.learn.opt   # a fused optimizer skips an overflowed step itself, on the device (see the step, below)
+    self.on_device = self.scaler.is_enabled() and opt is not None and getattr(opt.opt, '_step_supports_amp_scaling', False) and not opt.manual_wd
+    if self.on_device: opt.scaler = self.scaler
 
-# %% ../nbs/21_precision.ipynb #eaeb3c26
+# %% ../nbs/21_precision.ipynb #ff6373f1
 @patch
 def after_fit(self:MixedPrecision):
-    "Leave autocast if a batch left it on."
+    "Leave autocast if a batch left it on; give the optimizer its plain step back."
     self._exit()
+    if not self.learn.eval_only and self.learn.opt is not None: self.learn.opt.scaler = None
 
 # %% ../nbs/21_precision.ipynb #2c9c2fad
 @patch
@@ -135,29 +140,59 @@ def param_groups(self:MixedPrecision) -> list:
     "The optimizer's parameter groups: the callback poses as the optimizer for `GradScaler.step`."
     return self.learn.opt.param_groups
 
-# %% ../nbs/21_precision.ipynb #082f85d9
+# %% ../nbs/21_precision.ipynb #9ff33d5a
 @patch
 def step(self:MixedPrecision, *args, # what an optimizer's `step` takes (ignored)
          **kwargs): # the same (ignored)
     "The step `GradScaler.step` calls when the gradients are finite: it only notes that."
-    self.skipped = False
+    self._found = False
 
-# %% ../nbs/21_precision.ipynb #c8a727ef
+# %% ../nbs/21_precision.ipynb #6e7fe925
 @patch
 def before_step(self:MixedPrecision):
-    "Unscale the gradients in place; skip the optimizer step when they hold an inf or a NaN."
+    "Unscale the gradients in place; skip the optimizer step when they hold an inf or a NaN (in the fused kernel, or here)."
     self.stepped = self.scaler.is_enabled()
     if not self.stepped: return
-    self.skipped = True
-    self.scaler.step(self)  # unscales, checks, and calls `self.step` only if every gradient is finite
-    if self.skipped: raise CancelStepException
-    self.scales.append(self.scaler.get_scale())
+    scale = self.scaler._get_scale_async().clone()   # the scale of this step, kept on the device
+    if self.on_device:   # `scaler.step(opt)` in the optimizer's step hands the kernel `found_inf`: nothing is read back
+        self.scaler.unscale_(self.learn.opt.opt)
+        self._found = sum(self.scaler._per_optimizer_states[id(self.learn.opt.opt)]['found_inf_per_device'].values())
+    else:
+        self._found = True
+        self.scaler.step(self)  # unscales, checks (a sync), and calls `self.step` only if every gradient is finite
+    if self._found is True: raise CancelStepException
+    self._pending.append((scale, self._found))
 
 # %% ../nbs/21_precision.ipynb #5b89f320
 @patch
 def after_step(self:MixedPrecision):
     "Update the scale: halve it after an overflow, double it after `growth_interval` good steps."
     if getattr(self, 'stepped', False): self.scaler.update(); self.stepped = False
+
+# %% ../nbs/21_precision.ipynb #ad75b487
+@patch(as_prop=True)
+def skipped(self:MixedPrecision) -> bool|None:
+    "Whether the last optimizer step was skipped for inf or NaN gradients (None before any step); reading it may sync."
+    return None if self._found is None else bool(self._found)
+
+# %% ../nbs/21_precision.ipynb #941f910b
+@patch(as_prop=True)
+def scales(self:MixedPrecision) -> list:
+    "The loss scale of each step taken, as floats (read back from the device in one go)."
+    if self._pending:
+        scales, found = zip(*self._pending)
+        on_dev = [f for f in found if isinstance(f, Tensor)]   # fastai's path has checked already: False
+        flags = iter(torch.stack(on_dev).tolist() if on_dev else [])
+        vals = torch.stack(scales).float().tolist()
+        self._scales += [v for v, f in zip(vals, found) if not (next(flags) if isinstance(f, Tensor) else f)]
+        self._pending = []
+    return self._scales
+
+# %% ../nbs/21_precision.ipynb #f07f8926
+@patch
+def after_train(self:MixedPrecision):
+    "Read the epoch's scales back (once per epoch, not per step), so the device tensors do not pile up."
+    if self.scaler is not None: self.scales
 
 # %% ../nbs/21_precision.ipynb #1692836c
 @patch
