@@ -24,13 +24,16 @@ from .precision import _user_stacklevel
 __all__ = ['setup_distrib', 'teardown_distrib', 'rank0_first', 'DistributedDL', 'gather_batch', 'DistributedTrainer',
            'notebook_launcher', 'ParallelTrainer']
 
-# %% ../nbs/25_distributed.ipynb #c97e766b
+# %% ../nbs/25_distributed.ipynb #8e9d56c3
 def setup_distrib(gpu:int|None=None, # this process's GPU (fastai's argument); None: the one numbered `LOCAL_RANK`
                   backend:str|None=None, # 'nccl', 'gloo'...; NCCL when CUDA is available, else gloo
                   cpu:bool=False # stay on the CPU (gloo) even on a machine with GPUs
 ) -> torch.device:
     "Join the process group `torchrun` describes in the environment (once, until the process ends); this process's device."
     if cpu and gpu is not None: raise ValueError(f"setup_distrib(gpu={gpu!r}, cpu=True): choose a GPU or the CPU")
+    if cpu and dist.is_initialized() and dist.get_backend() == 'nccl':
+        raise RuntimeError("The loaders are on the CPU, and the process group was started with NCCL, which moves only GPU "
+                           "tensors: call setup_distrib(cpu=True) before anything else starts the group, or put the loaders on the GPU")
     cuda = not cpu and _cuda_ok()
     if isinstance(gpu, str): raise TypeError(f"setup_distrib(gpu={gpu!r}): gpu is a GPU's number; pass a backend as backend={gpu!r}")
     if gpu is not None and not cuda: raise ValueError(f"setup_distrib(gpu={gpu!r}): CUDA is not available; pass gpu=None to use the CPU")

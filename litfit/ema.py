@@ -86,10 +86,10 @@ def after_step(self:EMACallback):
     decay = ema_decay(self.decay, int(self.ema_model.n_averaged), self.warmup)
     _ema_update(self.ema_model, unwrap(self.learn.model), decay, self.average_buffers)
 
-# %% ../nbs/23_ema.ipynb #b3b3ba05
+# %% ../nbs/23_ema.ipynb #a0b8a6b2
 @patch
 def after_cancel_step(self:EMACallback):
-    "A cancelled step (mixed precision's overflow, say) changed no weight: no update."
+    "A cancelled step (gradient accumulation's, fastai-style mixed precision's overflow) changed no weight: no update."
     self.skip_update = True
 
 # %% ../nbs/23_ema.ipynb #30ae03ee

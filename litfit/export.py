@@ -138,10 +138,10 @@ def _loss_fn_spec(lf) -> dict:
     return {'type': f'torch.nn.functional.{name}', 'state': encode({k: v for k, v in kw.items() if not isinstance(v, Tensor)}),
             'tensors': _tensors_spec(kw)}
 
-# %% ../nbs/16_export.ipynb #81710d9b
-def _loss_from_spec(spec:dict):
+# %% ../nbs/16_export.ipynb #8bd0879a
+def _loss_from_spec(spec:dict, device=None): # the device for its tensors (class weights)
     "The loss `_loss_spec` described: only litfit's losses and torch's listed ones are made."
-    name, tensors = spec.get('type'), _tensors_from_spec(spec.get('tensors', {}))
+    name, tensors = spec.get('type'), {k: v.to(device) for k, v in _tensors_from_spec(spec.get('tensors', {})).items()}
     if isinstance(name, str) and name.removeprefix('torch.nn.functional.') in _torch_loss_fns and name.startswith('torch.nn.functional.'):
         f, kw = getattr(F, name.removeprefix('torch.nn.functional.')), {**decode(spec['state']), **tensors}
         return partial(f, **kw) if kw else f
@@ -442,7 +442,7 @@ def _read_members(z:zipfile.ZipFile, fname) -> tuple:
     program = json.loads(z.read(_PROGRAM)) if _PROGRAM in names else None
     return manifest, tensors, program
 
-# %% ../nbs/16_export.ipynb #648b6ccd
+# %% ../nbs/16_export.ipynb #c07de6a7
 def load_learner(fname, # the file `export` wrote
                  cpu:bool=True, # load on the CPU (else on `default_device()`)
                  trust=None # modules besides litfit and torchvision whose functions may build the model
@@ -459,5 +459,5 @@ def load_learner(fname, # the file `export` wrote
     dls = _dls_from_spec(manifest['data'], device, Path(fname).parent)
     split = manifest.get('splitter')
     if split is not None and not (isinstance(split, str) and split.startswith('litfit.')): raise UnsafeFileError(f"Unknown splitter {split!r}")
-    return Learner(dls, model.to(device).eval(), loss_func=_loss_from_spec(manifest['loss']), path=Path(fname).parent,
+    return Learner(dls, model.to(device).eval(), loss_func=_loss_from_spec(manifest['loss'], device), path=Path(fname).parent,
                    metrics=_metrics_from_spec(manifest.get('metrics', [])), splitter=_resolve(split, None) if split else trainable_params)

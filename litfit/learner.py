@@ -28,7 +28,7 @@ __all__ = ['Learner', 'failing_layer']
 # %% ../nbs/07_learner.ipynb #b9b9bc3b
 _STAGES = {s: (f'before_{s}', f'after_cancel_{s}', f'after_{s}') for s in 'epoch train validate batch backward step'.split()}
 
-# %% ../nbs/07_learner.ipynb #d9e32b2d
+# %% ../nbs/07_learner.ipynb #d55a36eb
 class Learner:
     "Train `model` on `dls` with `loss_func`, an optimizer from `opt_func`, and callbacks."
     def __init__(self, dls:DataLoaders, # the data: a `DataLoaders`, or a tuple of loaders (train, valid)
@@ -58,7 +58,7 @@ class Learner:
         if metrics is None: metrics = getattr(dls, 'metrics', None)
         self.model_dir, self.metrics = Path(model_dir), metrics
         self.opt, self.logger, self.eval_only, self.training, self.cbs = None, print, False, False, L()
-        self._calling, self._busy = None, frozenset()   # the handler running now; those a prediction call must not call again
+        self._calling, self._event, self._busy = None, None, frozenset()   # the callback and event running now; `(id(cb), event)`s a prediction call must not call again
         self.create_mbar = True   # `ProgressCallback` draws the bar over the epochs (`no_mbar()` turns it off)
         self.epoch = self.iter = self.train_iter = self.n_iter = 0
         self.dl = self.xb = self.yb = self.pred = self.loss = self.loss_grad = None
@@ -73,11 +73,11 @@ class Learner:
             return
         hs = self._handlers[event]
         if not hs: return
-        if self._busy: hs = [(cb, f) for cb, f in hs if f not in self._busy]
-        inner = event in INNER_EVENTS
+        if self._busy: hs = [(cb, f) for cb, f in hs if (id(cb), event) not in self._busy]
+        inner, self._event = event in INNER_EVENTS, event
         for cb, f in hs:
             if cb.run and (not inner or (cb.run_train if self.training else cb.run_valid)):
-                self._calling = f
+                self._calling = cb
                 try: f()
                 except CancelException: raise
                 except Exception as e: raise prefix_error(e, f"in callback {type(cb).__name__}.{event}")
@@ -333,10 +333,10 @@ def create_opt(self:Learner):
     self.opt = opt if isinstance(opt, OptimWrapper) else OptimWrapper(opt)
     self.opt.set_hyper('lr', self.lr)
 
-# %% ../nbs/07_learner.ipynb #d1a6c77a
+# %% ../nbs/07_learner.ipynb #9e9f69d0
 def _check_groups(groups, splitter):
     "The splitter's `groups`, refused (naming it) when a group holds something other than parameters: a layer, say."
-    groups = [g if isinstance(g, (Tensor, nn.Module)) or not hasattr(g, '__iter__') else list(g) for g in groups]
+    groups = [g if isinstance(g, Tensor) or not hasattr(g, '__iter__') else list(g) for g in groups]   # a ParameterList too
     for i, g in enumerate(groups):
         for p in (g if isinstance(g, list) else [g]):
             if not isinstance(p, Tensor):
@@ -362,7 +362,7 @@ def _check_loaders(self:Learner):
 # %% ../nbs/07_learner.ipynb #08ab9318
 _batch_state = ('dl', 'xb', 'yb', 'pred', 'loss', 'loss_grad', 'iter', 'n_iter', 'training')
 
-# %% ../nbs/07_learner.ipynb #c5f99490
+# %% ../nbs/07_learner.ipynb #00222b91
 @patch
 def _end_cleanup(self:Learner, saved=None): # the state a prediction call restores, or None after a fit
     "Drop the batch references and leave the model in eval mode, or put back what a prediction call saved."
@@ -371,16 +371,17 @@ def _end_cleanup(self:Learner, saved=None): # the state a prediction call restor
         self.training = False
         self.model.eval()
         return
-    state, modes = saved
+    state, modes, runs = saved
     for k, v in state.items(): setattr(self, k, v)
     for m, mode in zip(self.model.modules(), modes): m.training = mode
+    for cb, run in runs: cb.run = run   # a callback the outer fit had switched off (in `lr_find`, say) stays off
 
-# %% ../nbs/07_learner.ipynb #f32ccc2e
+# %% ../nbs/07_learner.ipynb #d4e06624
 @patch
 def _run(self:Learner, body):
     "Run `body` between `before_fit` and `after_fit`; `after_fit` and the clean-up run whatever happens."
     saved, err = None, None
-    if self.eval_only: saved = ({k: getattr(self, k) for k in _batch_state}, [m.training for m in self.model.modules()])
+    if self.eval_only: saved = ({k: getattr(self, k) for k in _batch_state}, [m.training for m in self.model.modules()], [(cb, cb.run) for cb in self.cbs])
     try:
         try:
             self.model.to(self.dls.device)
@@ -394,8 +395,9 @@ def _run(self:Learner, body):
             if err is None: raise
             if hasattr(err, 'add_note'): err.add_note(f"after_fit then failed too: {e2!r}")  # the first error wins
         finally:
-            for cb in self.cbs: cb.run = True
-            if saved is None: self._calling = None   # a fit's end: nothing is running now
+            if saved is None:   # a fit's end: every callback back on, and nothing is running now
+                for cb in self.cbs: cb.run = True
+                self._calling = None
             self._end_cleanup(saved)
 
 # %% ../nbs/07_learner.ipynb #3f78bfc2

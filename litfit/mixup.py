@@ -90,10 +90,10 @@ def lf(self:MixHandler, pred, # the model's output
     if isinstance(lam, Tensor) and lam.ndim: l, l1 = l.reshape(len(lam), -1), l1.reshape(len(lam), -1)  # any per-item shape
     return reduce_loss(torch.lerp(l1, l, _bcast(lam, l)).reshape(shape), getattr(self.old_lf, 'reduction', 'mean'))
 
-# %% ../nbs/19a_mixup.ipynb #a25a3843
+# %% ../nbs/19a_mixup.ipynb #c7321ee5
 def _to_device(t:Tensor, device:torch.device) -> Tensor:
     "`t`, drawn on the CPU, on `device` without making the CPU wait: a GPU copies it from pinned memory in the background."
-    return t if device.type == 'cpu' else t.pin_memory().to(device, non_blocking=True)
+    return t.pin_memory().to(device, non_blocking=True) if device.type == 'cuda' else t.to(device)
 
 # %% ../nbs/19a_mixup.ipynb #92eb5cda
 class MixUp(MixHandler):

@@ -77,7 +77,7 @@ def _torch_key(pg:dict, name:str) -> tuple:
     if name == 'wd': return ('decoupled_wd' if 'decoupled_wd' in pg else 'weight_decay', None)
     return name, None
 
-# %% ../nbs/03_optimizer.ipynb #4ce771f8
+# %% ../nbs/03_optimizer.ipynb #702fb166
 class OptimWrapper:
     "A `torch.optim` optimizer whose hyper-parameters are read and set by fastai's names, per litfit group."
     def __init__(self, opt:torch.optim.Optimizer): # the torch optimizer to wrap
@@ -104,9 +104,20 @@ class OptimWrapper:
         "The torch optimizer's `state_dict`."
         return self.opt.state_dict()
     def load_state_dict(self, sd:dict): # a `state_dict` of the same optimizer
-        "Load `sd` into the torch optimizer and re-index the groups."
-        self.opt.load_state_dict(sd); self._index_groups()
+        "Load `sd` into the torch optimizer, re-index the groups, and lay the state out like the parameters (`match_layouts`)."
+        self.opt.load_state_dict(sd); self._index_groups(); self.match_layouts()
     def __repr__(self): return f"OptimWrapper({type(self.opt).__name__}, {self.n_groups} groups: {self.hypers})"
+
+# %% ../nbs/03_optimizer.ipynb #2cf52417
+@patch
+def match_layouts(self:OptimWrapper):
+    "Give every per-parameter state tensor the memory layout (strides) of its parameter, so that fused kernels pair the right elements."
+    for pg in self.opt.param_groups:
+        for p in pg['params']:
+            st = self.opt.state.get(p, {})
+            for k, v in st.items():
+                if isinstance(v, Tensor) and v.shape == p.shape and v.stride() != p.stride():
+                    st[k] = torch.empty_strided(p.shape, p.stride(), dtype=v.dtype, device=v.device).copy_(v)
 
 # %% ../nbs/03_optimizer.ipynb #3c6d07a4
 @patch
@@ -138,7 +149,7 @@ def set_hyper(self:OptimWrapper, name:str, # fastai's name: 'lr', 'mom', 'sqr_mo
     "Set the hyper `name` on every group; weight decay never reaches the `do_wd=False` groups."
     for gi, v in enumerate(expand_hyper(value, self.n_groups)): self._set_group_hyper(gi, name, v)
 
-# %% ../nbs/03_optimizer.ipynb #c550847b
+# %% ../nbs/03_optimizer.ipynb #11b1b061
 class GroupHypers(dict):
     "One group's hypers, as `opt.hypers` gives them: a dict whose writes reach the optimizer (`h['lr'] = 1e-4`)."
     def __init__(self, opt:OptimWrapper, # the optimizer
@@ -150,6 +161,7 @@ class GroupHypers(dict):
         self.opt._set_group_hyper(self.gi, name, v); super().__setitem__(name, v)
     def update(self, *args, **kwargs):
         for k, v in dict(*args, **kwargs).items(): self[k] = v
+    def __ior__(self, other): self.update(other); return self   # `h |= {'lr': 1e-4}`
 
 # %% ../nbs/03_optimizer.ipynb #efe78e54
 @patch(as_prop=True)
@@ -243,14 +255,3 @@ def SGD(params, # parameters or param-group dicts
     if decouple_wd:
         for pg in opt.param_groups: pg['decoupled_wd'] = wd if pg.get('do_wd', True) else 0.
     return OptimWrapper(opt)
-
-# %% ../nbs/03_optimizer.ipynb #2cf52417
-@patch
-def match_layouts(self:OptimWrapper):
-    "Give every per-parameter state tensor the memory layout (strides) of its parameter, so that fused kernels pair the right elements."
-    for pg in self.opt.param_groups:
-        for p in pg['params']:
-            st = self.opt.state.get(p, {})
-            for k, v in st.items():
-                if isinstance(v, Tensor) and v.shape == p.shape and v.stride() != p.stride():
-                    st[k] = torch.empty_strided(p.shape, p.stride(), dtype=v.dtype, device=v.device).copy_(v)

@@ -147,7 +147,7 @@ def step(self:MixedPrecision, *args, # what an optimizer's `step` takes (ignored
     "The step `GradScaler.step` calls when the gradients are finite: it only notes that."
     self._found = False
 
-# %% ../nbs/21_precision.ipynb #6e7fe925
+# %% ../nbs/21_precision.ipynb #1b00430b
 @patch
 def before_step(self:MixedPrecision):
     "Unscale the gradients in place; skip the optimizer step when they hold an inf or a NaN (in the fused kernel, or here)."
@@ -162,6 +162,7 @@ def before_step(self:MixedPrecision):
         self.scaler.step(self)  # unscales, checks (a sync), and calls `self.step` only if every gradient is finite
     if self._found is True: raise CancelStepException
     self._pending.append((scale, self._found))
+    if len(self._pending) >= 1000: self.scales   # read back now and then: a very long epoch does not pile up tensors
 
 # %% ../nbs/21_precision.ipynb #5b89f320
 @patch

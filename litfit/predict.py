@@ -25,17 +25,17 @@ from .persist import atomic_write
 # %% auto #0
 __all__ = ['GatherPredsCallback']
 
-# %% ../nbs/08_predict.ipynb #3c519004
+# %% ../nbs/08_predict.ipynb #281412fa
 @patch
 def _eval_run(self:Learner, dl, cbs=None): # a loader, and callbacks for this pass only
     "Run one validation pass over `dl` with `cbs`, between `before_fit` and `after_fit`, with logging off."
     if hasattr(dl, '__len__') and len(dl) == 0: raise ValueError(f"The DataLoader to predict on is empty: {_describe(dl)}")
-    old_eval, old_logger, caller, busy = self.eval_only, self.logger, self._calling, self._busy
+    old_eval, old_logger, caller, event, busy = self.eval_only, self.logger, self._calling, self._event, self._busy
     self.eval_only, self.logger = True, lambda *args: None
-    if caller is not None: self._busy = busy | {caller}   # the handler that asked is not called again by this pass
+    if caller is not None: self._busy = busy | {(id(caller), event)}   # the handler that asked is not called again by this pass
     try:
         with self.added_cbs(cbs): self._run(lambda: self._with_events(lambda: self._validate(dl), 'epoch', CancelEpochException))
-    finally: self.eval_only, self.logger, self._calling, self._busy = old_eval, old_logger, caller, busy
+    finally: self.eval_only, self.logger, self._calling, self._event, self._busy = old_eval, old_logger, caller, event, busy
 
 # %% ../nbs/08_predict.ipynb #2ebde2d3
 @patch

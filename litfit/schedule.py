@@ -175,7 +175,7 @@ def _alias(name:str, value, old:str, old_value, default):
     if value is not None: raise TypeError(f"got both {name}={value!r} and its old name {old}={old_value!r}: give one")
     return old_value
 
-# %% ../nbs/09_schedule.ipynb #c654576c
+# %% ../nbs/09_schedule.ipynb #012ba5ca
 @patch
 def fit_one_cycle(self:Learner, n_epoch:int, # number of epochs
                   lr_max=None, # peak learning rate (`learn.lr` when None); a slice for groups
@@ -193,6 +193,7 @@ def fit_one_cycle(self:Learner, n_epoch:int, # number of epochs
     "Train with the 1cycle policy: cosine warm-up of the learning rate, then cosine annealing; momentum opposite."
     div, div_final = _alias('div', div, 'div_factor', div_factor, 25.), _alias('div_final', div_final, 'final_div', final_div, 1e5)
     moms = self.moms if moms is None else moms
+    if isinstance(moms, np.ndarray): moms = moms.tolist()
     if not (isinstance(moms, (tuple, list)) and len(moms) == 3 and all(isinstance(m, numbers.Real) for m in moms)):
         raise TypeError(f"fit_one_cycle: moms must be three numbers, the momentum at the start, the middle and the end, e.g. (0.95, 0.85, 0.95); got {moms!r}")
     lr = self._peak_lrs(lr_max, reset_opt, 'fit_one_cycle: lr_max')

@@ -342,12 +342,12 @@ def zoom_mat(bs:int, # batch size
 # %% ../nbs/11_vision_transforms.ipynb #9875cc24
 _corners = ((-1., -1.), (1., -1.), (-1., 1.), (1., 1.))   # the image's corners, in grid coordinates
 
-# %% ../nbs/11_vision_transforms.ipynb #f8aec653
+# %% ../nbs/11_vision_transforms.ipynb #b417020d
 @lru_cache(maxsize=16)
 def _on_device(vals:tuple, # numbers, nested as the tensor's rows
                dtype:torch.dtype, device:torch.device) -> Tensor:
     "A constant tensor made once per device and dtype: copying it to a GPU at every batch would make the CPU wait each time."
-    return torch.tensor(vals, dtype=dtype, device=device)
+    with torch.inference_mode(False): return torch.tensor(vals, dtype=dtype, device=device)   # usable with autograd, even if first made in inference mode
 
 # %% ../nbs/11_vision_transforms.ipynb #3049c20f
 def homography(src:Tensor, # 4 points per image (bs, 4, 2)
