@@ -46,7 +46,7 @@ def _loader(self:Learner, ds_idx:int, dl):
         raise ValueError(f"The DataLoaders have no loader at index {ds_idx} (they have {len(self.dls)})")
     return self.dls[ds_idx]
 
-# %% ../nbs/08_predict.ipynb #db848738
+# %% ../nbs/08_predict.ipynb #28f7cfa6
 @patch
 def validate(self:Learner, ds_idx:int=1, # which of `dls` (1: the validation set)
              dl=None, # or this loader
@@ -54,7 +54,7 @@ def validate(self:Learner, ds_idx:int=1, # which of `dls` (1: the validation set
 ) -> list:
     "`[valid_loss, *metrics]` on `dl` (or `dls[ds_idx]`, the validation set by default)."
     self._eval_run(self._loader(ds_idx, dl), cbs)
-    return self.recorder.valid_record if hasattr(self, 'recorder') else None
+    return self.recorder.pass_record if hasattr(self, 'recorder') else None
 
 # %% ../nbs/08_predict.ipynb #c9155a96
 def _save_dir(d, # a directory to write batches in, or None
