@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/99_all.ipynb #457f61bd
+# %% ../nbs/99_all.ipynb #0bc7fea9
 import os, math
 import torch, numpy as np, pandas as pd
 import torch.nn.functional as F
@@ -32,7 +32,7 @@ from .metrics import (Metric, AvgMetric, AvgLoss, AvgSmoothLoss, ValueMetric, fl
     Precision, Recall, F1Score, FBeta, Jaccard, BalancedAccuracy, CohenKappa, MatthewsCorrCoef, HammingLoss, BrierScore,
     PrecisionMulti, RecallMulti,
     F1ScoreMulti, FBetaMulti, JaccardMulti, HammingLossMulti, MatthewsCorrCoefMulti, BrierScoreMulti, Dice, JaccardCoeff, DiceMulti, JaccardCoeffMulti,
-    Perplexity, LossMetric, LossMetrics, optim_metric, ActivationType, AccumMetric,
+    Perplexity, perplexity, foreground_acc, LossMetric, LossMetrics, optim_metric, ActivationType, AccumMetric,
     skm_to_fastai, SpearmanCorrCoef, RocAuc, RocAucBinary, APScoreBinary, RocAucMulti, APScoreMulti, TorchMetric)
 from .recorder import Recorder, ProgressCallback
 from .learner import Learner
@@ -67,7 +67,7 @@ from .callback_logging import CSVLogger, ShowGraphCallback
 from .ema import EMACallback, ema_decay
 from .cli import demo
 
-# %% ../nbs/99_all.ipynb #deafb613
+# %% ../nbs/99_all.ipynb #3b0ecdcc
 __all__ = ['os', 'math', 'torch', 'nn', 'F', 'np', 'pd', 'plt', 'Path', 'partial', 'tensor', 'L', 'noop', 'first', 'store_attr',
            'Image', 'models',
            'default_device', 'to_device', 'find_bs', 'to_detach', 'to_cpu', 'to_np', 'params', 'Module',
@@ -84,7 +84,7 @@ __all__ = ['os', 'math', 'torch', 'nn', 'F', 'np', 'pd', 'plt', 'Path', 'partial
            'ExplainedVariance', 'PearsonCorrCoef', 'Precision', 'Recall', 'F1Score', 'FBeta', 'Jaccard', 'BalancedAccuracy',
            'CohenKappa', 'MatthewsCorrCoef', 'HammingLoss', 'BrierScore', 'PrecisionMulti', 'RecallMulti', 'F1ScoreMulti', 'FBetaMulti', 'JaccardMulti',
            'HammingLossMulti', 'MatthewsCorrCoefMulti', 'BrierScoreMulti', 'Dice', 'JaccardCoeff', 'DiceMulti',
-           'JaccardCoeffMulti', 'Perplexity', 'LossMetric', 'LossMetrics', 'optim_metric', 'ActivationType', 'AccumMetric', 'skm_to_fastai',
+           'JaccardCoeffMulti', 'Perplexity', 'perplexity', 'foreground_acc', 'LossMetric', 'LossMetrics', 'optim_metric', 'ActivationType', 'AccumMetric', 'skm_to_fastai',
            'SpearmanCorrCoef', 'RocAuc', 'RocAucBinary', 'APScoreBinary', 'RocAucMulti', 'APScoreMulti', 'TorchMetric',
            'Recorder', 'ProgressCallback', 'Learner', 'GatherPredsCallback',
            'SchedLin', 'SchedCos', 'SchedNo', 'SchedExp', 'SchedPoly', 'Schedule', 'combine_scheds', 'combined_cos',

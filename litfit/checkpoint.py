@@ -21,7 +21,10 @@ from .persist import atomic_write, load_plain, plain, unwrap, clean_state_dict
 __all__ = ['TrackerCallback', 'SaveModelCallback', 'EarlyStoppingCallback', 'ReduceLROnPlateau', 'rng_data', 'set_rng_data',
            'fit_args', 'Checkpoint', 'Resume']
 
-# %% ../nbs/17_checkpoint.ipynb #5f2472aa
+# %% ../nbs/17_checkpoint.ipynb #37b6139d
+_fastai_columns = {'_rmse': 'rmse', '_exp_rmspe': 'exp_rmspe'}   # fastai's column name -> litfit's
+
+# %% ../nbs/17_checkpoint.ipynb #d43ca61b
 class TrackerCallback(Callback):
     "Watch the recorded column `monitor` and note, after each epoch, whether it improved on the best so far."
     order = 60
@@ -35,8 +38,9 @@ class TrackerCallback(Callback):
         if self.learn.eval_only or hasattr(self.learn, 'lr_finder'): self.run = False; return
         if self.reset_on_fit or self.best is None: self.best = np.inf if self.comp is np.less else -np.inf
         names = [n for n in self.learn.recorder.metric_names if n not in ('epoch', 'time')]
-        if self.monitor not in names: raise ValueError(f"{type(self).__name__} monitors {self.monitor!r}, which is not a column of the results table: {names}")
-        self.idx, self.new_best, self.measured = names.index(self.monitor), False, False
+        col = _fastai_columns.get(self.monitor, self.monitor)
+        if col not in names: raise ValueError(f"{type(self).__name__} monitors {self.monitor!r}, which is not a column of the results table: {names}")
+        self.idx, self.new_best, self.measured = names.index(col), False, False
     def after_epoch(self):
         rec = self.learn.recorder
         self.new_best = self.measured = False

@@ -13,15 +13,15 @@ from fastcore.basics import patch
 from .core import find_bs, class2attr, camel2snake, fn_name
 
 # %% auto #0
-__all__ = ['Metric', 'AvgMetric', 'AvgLoss', 'AvgSmoothLoss', 'ValueMetric', 'flatten_check', 'accuracy', 'error_rate',
-           'top_k_accuracy', 'accuracy_multi', 'mse', 'mae', 'msle', 'StatMetric', 'rmse', 'exp_rmspe', 'R2Score',
-           'ExplainedVariance', 'PearsonCorrCoef', 'Precision', 'Recall', 'F1Score', 'FBeta', 'Jaccard',
+__all__ = ['perplexity', 'Metric', 'AvgMetric', 'AvgLoss', 'AvgSmoothLoss', 'ValueMetric', 'flatten_check', 'accuracy',
+           'error_rate', 'top_k_accuracy', 'accuracy_multi', 'mse', 'mae', 'msle', 'StatMetric', 'rmse', 'exp_rmspe',
+           'R2Score', 'ExplainedVariance', 'PearsonCorrCoef', 'Precision', 'Recall', 'F1Score', 'FBeta', 'Jaccard',
            'BalancedAccuracy', 'CohenKappa', 'MatthewsCorrCoef', 'HammingLoss', 'BrierScore', 'PrecisionMulti',
            'RecallMulti', 'F1ScoreMulti', 'FBetaMulti', 'JaccardMulti', 'HammingLossMulti', 'MatthewsCorrCoefMulti',
-           'BrierScoreMulti', 'Dice', 'JaccardCoeff', 'DiceMulti', 'JaccardCoeffMulti', 'Perplexity', 'LossMetric',
-           'LossMetrics', 'PredsBuffer', 'ActivationType', 'AccumMetric', 'skm_to_fastai', 'SpearmanCorrCoef', 'RocAuc',
-           'RocAucBinary', 'APScoreBinary', 'RocAucMulti', 'APScoreMulti', 'TorchMetric', 'mk_metric', 'share_buffers',
-           'optim_metric']
+           'BrierScoreMulti', 'Dice', 'JaccardCoeff', 'DiceMulti', 'JaccardCoeffMulti', 'foreground_acc', 'Perplexity',
+           'LossMetric', 'LossMetrics', 'PredsBuffer', 'ActivationType', 'AccumMetric', 'skm_to_fastai',
+           'SpearmanCorrCoef', 'RocAuc', 'RocAucBinary', 'APScoreBinary', 'RocAucMulti', 'APScoreMulti', 'TorchMetric',
+           'mk_metric', 'share_buffers', 'optim_metric']
 
 # %% ../nbs/05_metrics.ipynb #244c307f
 class Metric:
@@ -306,25 +306,36 @@ def ExplainedVariance(sample_weight=None # not supported (fastai's argument): mu
     if sample_weight is not None: raise ValueError("ExplainedVariance: sample_weight is not supported")
     return StatMetric(_moments, _explained_variance, 'explained_variance_score')
 
-# %% ../nbs/05_metrics.ipynb #97157ea7
+# %% ../nbs/05_metrics.ipynb #08a6a124
 @_recorded
-def PearsonCorrCoef(dim_argmax=None, # ignored (fastai's `AccumMetric` argument)
-                    activation='no', # ignored (fastai's `AccumMetric` argument)
-                    thresh=None, # ignored (fastai's `AccumMetric` argument)
-                    to_np=False, # ignored (fastai's `AccumMetric` argument)
-                    invert_arg=False, # ignored (fastai's `AccumMetric` argument)
-                    flatten=True # ignored (fastai's `AccumMetric` argument)
+def PearsonCorrCoef(dim_argmax=None, # argmax over this axis (a falsy value, 0 included, means none)
+                    activation='no', # 'no', 'sigmoid', 'softmax' or 'binarysoftmax' (`ActivationType`)
+                    thresh=None, # predictions become `p >= thresh` (a falsy value, 0 included, means none)
+                    to_np=False, # ignored (fastai's argument): scipy reads tensors and arrays alike
+                    invert_arg=False, # ignored (fastai's argument): the correlation is symmetric
+                    flatten=True, # flatten predictions and targets, checking their lengths
+                    name=None # the column name ('pearsonr' when None)
                    ) -> Metric:
-    "Pearson's correlation of predictions and targets, as `scipy.stats.pearsonr` on the whole epoch."
-    return StatMetric(_moments, _pearson, 'pearsonr')
+    "Pearson's correlation, as `scipy.stats.pearsonr` on the whole epoch: from running sums, or on every prediction when they are transformed."
+    if dim_argmax or thresh or activation != ActivationType.No:
+        import scipy.stats as scs
+        def pearsonr(x, y): return scs.pearsonr(x, y)[0]
+        return AccumMetric(pearsonr, dim_argmax, activation, thresh, to_np=True, flatten=flatten, name=name)
+    return StatMetric(_moments, _pearson, name or 'pearsonr')
 
-# %% ../nbs/05_metrics.ipynb #ce106f02
+# %% ../nbs/05_metrics.ipynb #2e9fd944
 def _confusion(axis:int=-1):
     "A batch's confusion counts (classes x classes, targets by rows) from outputs (argmax over `axis`) and class indices."
     def stats(p:Tensor, t:Tensor) -> tuple:
         c = p.shape[axis]
         pred, targ = flatten_check(p.argmax(dim=axis), t)
-        return torch.bincount(targ.long() * c + pred, minlength=c * c).reshape(c, c),
+        try: n = torch.bincount(targ.long() * c + pred, minlength=c * c)
+        except RuntimeError: n = None   # a negative target (an ignore index such as -100)
+        if n is None or len(n) > c * c:
+            bad = targ[(targ < 0) | (targ >= c)][0].item()
+            raise ValueError(f"a target is class {bad}, outside the {c} classes of the outputs (axis {axis}): leave such items "
+                             "(a void or ignore code) out of the targets, or fix the number of outputs") from None
+        return n.reshape(c, c),
     return stats
 
 # %% ../nbs/05_metrics.ipynb #a5f8f390
@@ -725,7 +736,27 @@ def JaccardCoeffMulti(axis:int=1 # the class axis of the outputs
     "Mean over classes of each class's Jaccard coefficient over the whole epoch (mean IoU); a class in neither masks is left out."
     return StatMetric(_dice_counts(axis, per_class=True), _class_mean(lambda inter, union: inter / (union - inter)), 'jaccard_coeff_multi')
 
-# %% ../nbs/05_metrics.ipynb #75ad0886
+# %% ../nbs/05_metrics.ipynb #9465b606
+def _foreground(bkg_idx:int=0, axis:int=1):
+    "Correct and counted items (pixels) whose target is not `bkg_idx`: the sums of `foreground_acc`."
+    def stats(p:Tensor, t:Tensor) -> tuple:
+        t = t.squeeze(1) if t.ndim == p.ndim else t
+        keep = t != bkg_idx
+        return ((p.argmax(dim=axis) == t) & keep).double().sum(), keep.double().sum()
+    return stats
+
+# %% ../nbs/05_metrics.ipynb #723e08e1
+def foreground_acc(inp:Tensor, # model outputs (bs, classes, ...)
+                   targ:Tensor, # class indices (bs, ...) or (bs, 1, ...)
+                   bkg_idx:int=0, # the background class, left out
+                   axis:int=1 # the class axis
+                  ) -> Tensor:
+    "Accuracy over the items (pixels) whose target is not the background (of the whole epoch, as a metric)."
+    correct, n = _foreground(bkg_idx, axis)(inp, targ)
+    return (correct / n).float()
+foreground_acc.as_metric = lambda: StatMetric(_foreground(), lambda c, n: c / n if n else None, 'foreground_acc')
+
+# %% ../nbs/05_metrics.ipynb #2bb40f05
 class Perplexity(AvgLoss):
     "`exp` of the epoch's loss: the perplexity of a language model."
     @property
@@ -733,10 +764,14 @@ class Perplexity(AvgLoss):
         "`exp` of the mean loss."
         v = super().value
         return None if v is None else math.exp(v)
+    litfit_spec = ('Perplexity', {})   # how an export stores it
     @property
     def name(self) -> str:
         "'perplexity'."
         return 'perplexity'
+
+# %% ../nbs/05_metrics.ipynb #3615c386
+perplexity = Perplexity()
 
 # %% ../nbs/05_metrics.ipynb #7f62a201
 def _user_loss(lf # the Learner's loss function
@@ -871,19 +906,23 @@ def skm_to_fastai(func, # an sklearn metric `func(y_true, y_pred, **kwargs)`
     if activation is None: activation = ActivationType.Sigmoid if (is_class and thresh is not None) else ActivationType.No
     return AccumMetric(func, dim_argmax=dim_argmax, activation=activation, thresh=thresh, to_np=True, invert_arg=True, **kwargs)
 
-# %% ../nbs/05_metrics.ipynb #319223ba
+# %% ../nbs/05_metrics.ipynb #040e87dd
 @_recorded
 def SpearmanCorrCoef(dim_argmax=None, # argmax over this axis (a falsy value, 0 included, means none)
+                     axis=0, # scipy's `axis`, for two-dimensional values (`flatten=False`)
+                     nan_policy='propagate', # scipy's: 'propagate', 'omit' or 'raise'
                      activation='no', # 'no', 'sigmoid', 'softmax' or 'binarysoftmax' (`ActivationType`)
                      thresh=None, # predictions become `p >= thresh` (a falsy value, 0 included, means none)
                      to_np=False, # ignored (fastai's argument): the values are NumPy arrays
                      invert_arg=False, # call `spearmanr(targs, preds)` (the same value)
-                     flatten=True # flatten predictions and targets, checking their lengths
+                     flatten=True, # flatten predictions and targets, checking their lengths
+                     name=None # the column name ('spearmanr' when None)
                     ) -> AccumMetric:
     "Spearman's rank correlation, as `scipy.stats.spearmanr` on the whole epoch."
     import scipy.stats as scs
-    def spearmanr(x, y): return scs.spearmanr(x, y)[0]
-    return AccumMetric(spearmanr, dim_argmax=dim_argmax, activation=activation, thresh=thresh, to_np=True, invert_arg=invert_arg, flatten=flatten)
+    def spearmanr(x, y): return scs.spearmanr(x, y, axis=axis, nan_policy=nan_policy)[0]
+    return AccumMetric(spearmanr, dim_argmax=dim_argmax, activation=activation, thresh=thresh, to_np=True, invert_arg=invert_arg,
+                       flatten=flatten, name=name)
 
 # %% ../nbs/05_metrics.ipynb #9f85e303
 @_recorded
@@ -981,14 +1020,16 @@ def mk_metric(m # a `Metric` (instance or class), a function, or a torchmetrics 
     if hasattr(m, 'as_metric'): return m.as_metric()
     return AvgMetric(_metric_fn(m))
 
-# %% ../nbs/05_metrics.ipynb #f3811072
+# %% ../nbs/05_metrics.ipynb #1ca542d6
 def _makes_metric(f) -> bool:
-    "Whether `f` is a function that makes a `Metric` with no arguments (`Dice`, `Precision`: fastai's `Dice` is a class)."
+    "Whether `f` is a function that makes a `Metric` (`Dice`, `Precision`: fastai's `Dice` is a class); an error when it needs arguments."
     if not inspect.isfunction(f): return False
     sig = inspect.signature(f)
     ret = sig.return_annotation
     if not (ret in (Metric, 'Metric', 'AccumMetric', 'StatMetric') or (isinstance(ret, type) and issubclass(ret, Metric))): return False
-    return all(p.default is not p.empty or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in sig.parameters.values())
+    need = [p.name for p in sig.parameters.values() if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    if need: raise TypeError(f"{f.__name__} makes a metric from its arguments: call it (metrics={f.__name__}({need[0]}=...))")
+    return True
 
 # %% ../nbs/05_metrics.ipynb #433e2f61
 def _metric_fn(f):
