@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/99_all.ipynb #0bc7fea9
+# %% ../nbs/99_all.ipynb #4cc42e16
 import os, math
 import torch, numpy as np, pandas as pd
 import torch.nn.functional as F
@@ -20,7 +20,7 @@ from fastcore.foundation import L
 from fastcore.basics import noop, first, store_attr
 from .core import default_device, to_device, find_bs, to_detach, to_cpu, to_np, params, Module
 from .losses import (CrossEntropyLossFlat, BCEWithLogitsLossFlat, BCELossFlat, MSELossFlat, L1LossFlat, LabelSmoothingCrossEntropy,
-                           LabelSmoothingCrossEntropyFlat, FocalLoss, FocalLossFlat, reduce_loss)
+                           LabelSmoothingCrossEntropyFlat, FocalLoss, FocalLossFlat, DiceLoss, reduce_loss)
 from .data import DataLoaders, TensorDataLoader, dl_copy, random_split_mask
 from .datasets import digits_dls, digits_df, get_digits, digits_cnn
 from .optimizer import Adam, SGD, OptimWrapper, param_groups, trainable_params, norm_bias_params
@@ -67,12 +67,12 @@ from .callback_logging import CSVLogger, ShowGraphCallback
 from .ema import EMACallback, ema_decay
 from .cli import demo
 
-# %% ../nbs/99_all.ipynb #3b0ecdcc
+# %% ../nbs/99_all.ipynb #a6c8b45d
 __all__ = ['os', 'math', 'torch', 'nn', 'F', 'np', 'pd', 'plt', 'Path', 'partial', 'tensor', 'L', 'noop', 'first', 'store_attr',
            'Image', 'models',
            'default_device', 'to_device', 'find_bs', 'to_detach', 'to_cpu', 'to_np', 'params', 'Module',
            'CrossEntropyLossFlat', 'BCEWithLogitsLossFlat', 'BCELossFlat', 'MSELossFlat', 'L1LossFlat', 'LabelSmoothingCrossEntropy',
-           'LabelSmoothingCrossEntropyFlat', 'FocalLoss', 'FocalLossFlat',
+           'LabelSmoothingCrossEntropyFlat', 'FocalLoss', 'FocalLossFlat', 'DiceLoss',
            'DataLoaders', 'TensorDataLoader', 'dl_copy', 'random_split_mask',
            'digits_dls', 'digits_df', 'get_digits', 'digits_cnn',
            'Adam', 'SGD', 'OptimWrapper', 'param_groups', 'trainable_params', 'norm_bias_params',

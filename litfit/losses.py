@@ -10,7 +10,7 @@ from torch import nn, Tensor
 
 # %% auto #0
 __all__ = ['CrossEntropyLossFlat', 'reduce_loss', 'LabelSmoothingCrossEntropy', 'LabelSmoothingCrossEntropyFlat', 'FocalLoss',
-           'FocalLossFlat', 'BCEWithLogitsLossFlat', 'BCELossFlat', 'MSELossFlat', 'L1LossFlat']
+           'FocalLossFlat', 'DiceLoss', 'BCEWithLogitsLossFlat', 'BCELossFlat', 'MSELossFlat', 'L1LossFlat']
 
 # %% ../nbs/01_losses.ipynb #796e5661
 def _classes_last(inp:Tensor, targ:Tensor, axis:int) -> tuple:
@@ -103,7 +103,25 @@ class FocalLossFlat(FocalLoss):
         super().__init__(gamma, weight, reduction); self.axis = axis
     def forward(self, inp:Tensor, targ:Tensor) -> Tensor: return super().forward(*_classes_last(inp, targ, self.axis))
 
-# %% ../nbs/01_losses.ipynb #66215c54
+# %% ../nbs/01_losses.ipynb #61655f8a
+class DiceLoss(_ClassLoss):
+    "One minus the soft Dice coefficient of each item's class masks, from class-index targets."
+    def __init__(self, axis:int=1, # the class axis of the model output
+                 smooth:float=1e-6, # added to both sides of the ratio, so empty masks score 1
+                 reduction:str='sum', # 'sum' or 'mean' over items and classes, 'none' (one loss per item)
+                 square_in_union:bool=False): # square the predicted mask in the denominator (V-Net's form)
+        super().__init__()
+        self.axis, self.smooth, self.reduction, self.square_in_union = axis, smooth, reduction, square_in_union
+    def forward(self, inp:Tensor, targ:Tensor) -> Tensor:
+        c, pred = inp.shape[self.axis], self.activation(inp).movedim(self.axis, 1)
+        if targ.shape != pred.shape[:1] + pred.shape[2:]: raise ValueError(f"DiceLoss takes one class index per pixel: outputs {tuple(inp.shape)}, targets {tuple(targ.shape)}")
+        hot = F.one_hot(torch.where((targ >= 0) & (targ < c), targ.long(), c), c + 1)[..., :c].movedim(-1, 1).to(pred.dtype)  # a void code: no class
+        dims = tuple(range(2, pred.ndim))
+        inter, union = (pred * hot).sum(dims), ((pred ** 2 if self.square_in_union else pred) + hot).sum(dims)
+        loss = 1 - (2 * inter + self.smooth) / (union + self.smooth)
+        return loss.mean(1) if self.reduction == 'none' else reduce_loss(loss, self.reduction)
+
+# %% ../nbs/01_losses.ipynb #4ce98a73
 class BCEWithLogitsLossFlat(nn.Module):
     "Binary cross-entropy on logits, for one yes/no label or several (one-hot floats)."
     y_int = False
@@ -116,7 +134,7 @@ class BCEWithLogitsLossFlat(nn.Module):
 
     def forward(self, inp:Tensor, targ:Tensor) -> Tensor:
         if inp.shape != targ.shape:
-            if inp.shape != (*targ.shape, 1):   # one logit per item: (bs, 1) outputs against (bs,) targets is the one exception
+            if inp.shape != (*targ.shape, 1) and targ.shape != (*inp.shape, 1):   # one logit per item, with or without its axis
                 raise ValueError(f"{type(self).__name__} needs one target per output, got outputs {tuple(inp.shape)} and targets {tuple(targ.shape)}")
             targ = targ.reshape(inp.shape)
         res = self._bce(inp, targ.float())
