@@ -243,14 +243,18 @@ class Resume(Callback):
         set_rng_data(s['rng_epoch'], learn.dls)
         learn.dl = _SkipBatches(learn.dl, s['batch'], lambda: set_rng_data(s['rng'], learn.dls))
 
-# %% ../nbs/17_checkpoint.ipynb #ad4def74
+# %% ../nbs/17_checkpoint.ipynb #e59785c7
 @patch
 def _resumer(self:Learner, resume) -> Resume: # a checkpoint name (under `path/model_dir`) or path; True: `Checkpoint`'s default, 'checkpoint'
     "The `Resume` callback for the checkpoint `resume`."
     if resume is True: resume = 'checkpoint'
     f = self._file(resume)
     if isinstance(f, Path) and not f.exists() and Path(resume).exists(): f = Path(resume)
-    return Resume(load_plain(f, map_location='cpu'))
+    state = load_plain(f, map_location='cpu')
+    if not (isinstance(state, dict) and 'n_epoch' in state and 'version' in state):
+        raise ValueError(f"{f} is not a checkpoint written by `Checkpoint` (`learn.save` writes weights, which `learn.load` reads): "
+                         "`resume=` needs the `Checkpoint` callback's file")
+    return Resume(state)
 
 # %% ../nbs/17_checkpoint.ipynb #d5823969
 @patch
