@@ -37,8 +37,8 @@ class PILImageBW(PILImage):
     "`img_cls` for 1-channel grayscale images."
     mode = 'L'
 
-# %% ../nbs/12_vision_core.ipynb #c6c7cdf4
-_read_modes = {'RGB': ImageReadMode.RGB, 'L': ImageReadMode.GRAY}
+# %% ../nbs/12_vision_core.ipynb #a8d7dde6
+_read_modes, _channels = {'RGB': ImageReadMode.RGB, 'L': ImageReadMode.GRAY}, {'RGB': 3, 'L': 1}
 
 # %% ../nbs/12_vision_core.ipynb #621dee44
 def _pil_decode(fn, mode:str) -> Tensor:
@@ -46,13 +46,20 @@ def _pil_decode(fn, mode:str) -> Tensor:
     from PIL import Image
     with Image.open(fn) as im: return pil_to_tensor(im.convert(mode)).contiguous()
 
-# %% ../nbs/12_vision_core.ipynb #07e2386f
+# %% ../nbs/12_vision_core.ipynb #b7067c61
+def _decode(fn, mode:str) -> Tensor:
+    "Decode `fn` with torchvision, or with Pillow where torchvision's decoder cannot give `mode`'s channels."
+    if mode == 'L' and Path(fn).suffix.lower() in ('.gif', '.webp'): return _pil_decode(fn, mode)   # torchvision ignores GRAY there
+    img = decode_image(str(fn), mode=_read_modes[mode])
+    return img if img.ndim == 3 and len(img) == _channels[mode] else _pil_decode(fn, mode)
+
+# %% ../nbs/12_vision_core.ipynb #c0680ddc
 def load_image(fn, # the image file
                mode:str='RGB' # 'RGB' (3 channels) or 'L' (1 channel)
 ) -> Tensor:
     "Decode the image file `fn` to a `uint8` tensor (C, H, W): 3 channels for `mode='RGB'`, 1 for `'L'`."
-    try: img = decode_image(str(fn), mode=_read_modes[mode])
-    except RuntimeError as e:
+    try: img = _decode(fn, mode)
+    except (RuntimeError, OSError) as e:
         if not os.path.isfile(fn): raise FileNotFoundError(f"Image file not found: {fn}") from None
         try: img = _pil_decode(fn, mode)
         except Exception: raise ValueError(f"Could not decode the image file {fn}: {e}") from None
@@ -92,38 +99,42 @@ def _some(items, n:int=5) -> str:
     items = list(items)
     return ', '.join(map(str, items[:n])) + (f' ... ({len(items) - n} more)' if len(items) > n else '')
 
-# %% ../nbs/12_vision_core.ipynb #2039a4c9
+# %% ../nbs/12_vision_core.ipynb #3c0ce826
+def _where(row, fn) -> str:
+    "How a message names an item: its file, after its row when the row is not the file itself."
+    return str(fn) if row is None or str(row) == str(fn) else f'row {row}: {fn}'
+
+# %% ../nbs/12_vision_core.ipynb #b1a0c55b
 def _check_same_size(files:list, rows:list, sizes:list):
-    "Refuse images of different sizes, naming those that differ from the most common size."
+    "Refuse images of different sizes, giving the count of each size and naming the images not of the first."
     counts = Counter(sizes)
     if len(counts) < 2: return
-    common = counts.most_common(1)[0][0]
-    odd = [f'row {r}: {f} {s[0]}x{s[1]}' for r, f, s in zip(rows, files, sizes) if s != common]
-    raise ValueError(f"The images have {len(counts)} different sizes (most are {common[0]}x{common[1]}) and no item transform "
-                     f"resizes them, so they cannot be batched; add e.g. `item_tfms=Resize({max(common)})`. "
-                     f"The others: {_some(odd)}")
+    (common, _), = counts.most_common(1)
+    odd = [f'{_where(r, f)} {s[0]}x{s[1]}' for r, f, s in zip(rows, files, sizes) if s != common]
+    raise ValueError(f"The images have {len(counts)} different sizes ({_some(f'{w}x{h}: {n}' for (w, h), n in counts.most_common())}) "
+                     f"and no item transform resizes them, so they cannot be batched; add e.g. `item_tfms=Resize({max(common)})`. "
+                     f"The images not {common[0]}x{common[1]}: {_some(odd)}")
 
-# %% ../nbs/12_vision_core.ipynb #19ec5260
+# %% ../nbs/12_vision_core.ipynb #946b8a34
 def check_image_files(files:list, # image file paths
-                      rows:list|None=None, # the table's row labels, for the messages
+                      rows:list|None=None, # the table's row labels, for the messages (the files alone when None)
                       same_size:bool=False # require one size (no item transform resizes)
 ) -> list:
     "Check that every file exists and has an image header; return the sizes `(w, h)`."
     from PIL import Image, UnidentifiedImageError
-    where = (lambda r, fn: str(fn)) if rows is None else (lambda r, fn: f'row {r}: {fn}')
-    rows = list(range(len(files))) if rows is None else list(rows)
+    rows = [None] * len(files) if rows is None else list(rows)
     missing, bad, sizes = [], [], []
     for row, fn in zip(rows, files):
         try:
             with Image.open(fn) as im: sizes.append(im.size)
-        except FileNotFoundError: missing.append(where(row, fn)); sizes.append(None)
-        except (UnidentifiedImageError, OSError, ValueError): bad.append(where(row, fn)); sizes.append(None)
+        except FileNotFoundError: missing.append(_where(row, fn)); sizes.append(None)
+        except (UnidentifiedImageError, OSError, ValueError): bad.append(_where(row, fn)); sizes.append(None)
     if missing: raise FileNotFoundError(f"{len(missing)} image file(s) not found: {_some(missing)}")
     if bad: raise ValueError(f"{len(bad)} file(s) are not readable images (unknown or corrupt header): {_some(bad)}")
     if same_size: _check_same_size(files, rows, sizes)
     return sizes
 
-# %% ../nbs/12_vision_core.ipynb #e01dfba3
+# %% ../nbs/12_vision_core.ipynb #22b12cfb
 class ImageDataset(Dataset):
     "Image files decoded with `torchvision.io`, through `item_tfms`, with their `targets`."
     def __init__(self, files:list, # image file paths (or images in memory, as `image_tensor` takes them)
@@ -131,16 +142,23 @@ class ImageDataset(Dataset):
                  item_tfms=None, # transforms of one decoded image, in their `order`
                  mode:str='RGB', # 'RGB' or 'L'
                  split_idx:int|None=None, # 0 training, 1 validation: which behaviour the item transforms take
-                 decode_targets=None): # targets -> their labels, for display (`show_batch`); the numbers when None
+                 decode_targets=None, # targets -> their labels, for display (`show_batch`); the numbers when None
+                 vocab:list|None=None): # the classes, for `c` and `vocab` (fastai's names)
         self.files = [str(f) if isinstance(f, (str, os.PathLike)) else f for f in files]
         self.targets, self.mode, self.split_idx, self.decode_targets = targets, mode, split_idx, decode_targets
-        self.item_tfms = sorted(listify(item_tfms), key=lambda t: getattr(t, 'order', 0))
-    items = property(lambda self: self.files, doc="The image files (fastai's name)")
+        self.item_tfms, self.vocab = sorted(listify(item_tfms), key=lambda t: getattr(t, 'order', 0)), vocab
+    items = property(lambda self: L(Path(f) if isinstance(f, str) else f for f in self.files), doc="The files as `Path`s (fastai's name and type)")
     def __len__(self) -> int: return len(self.files)
     def __getitem__(self, i:int) -> tuple:
         img = image_tensor(self.files[i], self.mode)
         for t in self.item_tfms: img = t(img, split_idx=self.split_idx) if isinstance(t, Transform) else t(img)
         return (img,) if self.targets is None else (img, self.targets[i])
+    @property
+    def c(self) -> int|None:
+        "The number of classes, or of values per target for regression (fastai's `c`); None without either."
+        if self.vocab is not None: return len(self.vocab)
+        t = self.targets
+        return None if t is None or not t.is_floating_point() else (t.shape[1] if t.ndim > 1 else 1)
     @contextmanager
     def set_split_idx(self, i:int|None): # 0 (training) or 1 (validation)
         "Transform items as split `i` inside the block."
@@ -165,7 +183,7 @@ def default_num_workers() -> int:
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else (os.cpu_count() or 1)
     return min(16, cpus)
 
-# %% ../nbs/12_vision_core.ipynb #092d02e1
+# %% ../nbs/12_vision_core.ipynb #1924dcf4
 class TfmdDL:
     "A `torch.utils.data.DataLoader` whose batches arrive on `device` with the batch transforms `after_batch` applied."
     def __init__(self, dataset, # an `ImageDataset` (or any dataset of tuples)
@@ -188,6 +206,9 @@ class TfmdDL:
         self._dl = self._dl_split = None
     batch_size = property(lambda self: self.bs, doc="The batch size")
     n = property(lambda self: len(self.dataset), doc="The number of items (fastai's name)")
+    items = property(lambda self: getattr(self.dataset, 'items', None), doc="The dataset's items (fastai's name)")
+    vocab = property(lambda self: getattr(self.dataset, 'vocab', None), doc="The dataset's classes (fastai's name)")
+    c = property(lambda self: getattr(self.dataset, 'c', None), doc="The dataset's number of classes (fastai's name)")
     split_idx = property(lambda self: getattr(self.dataset, 'split_idx', None), doc="The dataset's split")
     def __len__(self) -> int: return len(self.dataset) // self.bs if self.drop_last else -(-len(self.dataset) // self.bs)
     def __iter__(self):
@@ -254,7 +275,14 @@ def unique_batch(self:TfmdDL, n:int # number of copies
 # %% ../nbs/12_vision_core.ipynb #4d220962
 image_extensions = {k for k, v in mimetypes.types_map.items() if v.startswith('image/')}
 
-# %% ../nbs/12_vision_core.ipynb #16d331e1
+# %% ../nbs/12_vision_core.ipynb #4d8c3d67
+def _walk(root:Path, recurse:bool):
+    "The files under `root`, skipping names that start with '.' (hidden files and folders), as fastai's `get_files`."
+    for d, dirs, names in os.walk(root, followlinks=True):
+        dirs[:] = sorted(o for o in dirs if not o.startswith('.')) if recurse else []
+        yield from (Path(d) / n for n in names if not n.startswith('.'))
+
+# %% ../nbs/12_vision_core.ipynb #f2e392f0
 def get_image_files(path, # the folder to search
                     recurse:bool=True, # also search the subfolders, at any depth
                     folders:list|None=None # only these subfolders of `path`
@@ -263,8 +291,7 @@ def get_image_files(path, # the folder to search
     if not isinstance(recurse, bool): raise TypeError(f"get_image_files: recurse must be True or False, got {recurse!r}; pass folders by name (folders=[...])")
     path = Path(path)
     roots = [path / f for f in folders] if folders else [path]
-    return L(sorted(p for r in roots if r.is_dir() for p in (r.rglob('*') if recurse else r.iterdir())
-                    if p.suffix.lower() in image_extensions and p.is_file()))
+    return L(sorted(p for r in roots if r.is_dir() for p in _walk(r, recurse) if p.suffix.lower() in image_extensions and p.is_file()))
 
 # %% ../nbs/12_vision_core.ipynb #1de5c4ed
 def verify_images(fns:list # image files
