@@ -165,13 +165,14 @@ def _rebuild(self:Learner):
     sees_all = type(self).__call__ is not Learner.__call__   # a subclass that overrides `learn(event)` is given every event
     self._quiet = set() if sees_all else {e for e, hs in self._handlers.items() if not hs}
 
-# %% ../nbs/07_learner.ipynb #965ff540
+# %% ../nbs/07_learner.ipynb #58274579
 @patch
 def add_cb(self:Learner, cb:Callback|type # an instance, or a class to instantiate
           ) -> Learner:
-    "Add the callback `cb`, reachable as `learn.<cb.name>`."
+    "Add the callback `cb`, reachable as `learn.<cb.name>` (a callback already there is not added twice)."
     if isinstance(cb, type): cb = cb()
     if not isinstance(cb, Callback): raise TypeError(f"A callback must be a Callback or a Callback class, got {cb!r} of type {type(cb).__name__}")
+    if any(c is cb for c in self.cbs): return self
     existing = getattr(self, cb.name, None)
     if existing is not None and not isinstance(existing, Callback):
         raise ValueError(f"Callback name {cb.name!r} clashes with the Learner attribute of that name")
@@ -209,12 +210,13 @@ def remove_cbs(self:Learner, cbs): # callbacks (instances or classes)
     for cb in listify(cbs): self.remove_cb(cb)
     return self
 
-# %% ../nbs/07_learner.ipynb #6d58a2f0
+# %% ../nbs/07_learner.ipynb #a9de0feb
 @patch
 @contextmanager
 def added_cbs(self:Learner, cbs): # callbacks (instances or classes) for the duration of the block
-    "Add `cbs` for the duration of the block."
+    "Add `cbs` for the duration of the block (those the Learner has already stay when it ends)."
     cbs = [cb() if isinstance(cb, type) else cb for cb in listify(cbs)]
+    cbs = [cb for cb in cbs if not any(c is cb for c in self.cbs)]
     self.add_cbs(cbs)
     try: yield
     finally: self.remove_cbs(cbs)

@@ -105,7 +105,15 @@ def _cpu_has_bf16() -> bool:
     try: return torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported()
     except AttributeError: return True
 
-# %% ../nbs/21_precision.ipynb #93cde5b4
+# %% ../nbs/21_precision.ipynb #f69094b6
+def _only_one(cb:Callback, why:str, # what two of them would do
+              clashes=lambda c: True): # whether a callback of the class takes part (two observers may coexist)
+    "Refuse a fit where `cb`'s Learner holds another callback of its class, when both would change the same thing."
+    if clashes(cb) and any(type(c) is type(cb) and c is not cb and clashes(c) for c in cb.learn.cbs):
+        raise ValueError(f"Two {type(cb).__name__} callbacks in this fit (the Learner's and one passed to fit, or two passed "
+                         f"together) would {why}: keep one")
+
+# %% ../nbs/21_precision.ipynb #9c79d6a4
 @patch
 def before_fit(self:MixedPrecision):
     "Make the autocast context for the data's device and, for a training fit, the `GradScaler` (enabled for float16)."
@@ -113,6 +121,7 @@ def before_fit(self:MixedPrecision):
     dtype = _amp_dtype(self.amp_mode, device)
     self.autocast = torch.autocast(device.type, dtype=dtype)
     if self.learn.eval_only: return  # a prediction pass keeps the fit's scaler
+    _only_one(self, 'autocast and scale the loss twice')
     if device.type == 'cpu' and (dtype is torch.float16 or not _cpu_has_bf16()):
         warnings.warn(_CPU_FP16 if dtype is torch.float16 else _CPU_BF16, stacklevel=_user_stacklevel())
     self.learn.scaler = self.scaler = torch.amp.GradScaler(device.type, **{**self.kwargs, 'enabled': dtype is torch.float16})
@@ -231,14 +240,6 @@ def to_fp32(self:Learner) -> Learner:
 def _grads(opt) -> list:
     "The gradients of the optimizer's parameters that have one."
     return [p.grad for pg in opt.param_groups for p in pg['params'] if p.grad is not None]
-
-# %% ../nbs/21_precision.ipynb #f69094b6
-def _only_one(cb:Callback, why:str, # what two of them would do
-              clashes=lambda c: True): # whether a callback of the class takes part (two observers may coexist)
-    "Refuse a fit where `cb`'s Learner holds another callback of its class, when both would change the same thing."
-    if clashes(cb) and any(type(c) is type(cb) and c is not cb and clashes(c) for c in cb.learn.cbs):
-        raise ValueError(f"Two {type(cb).__name__} callbacks in this fit (the Learner's and one passed to fit, or two passed "
-                         f"together) would {why}: keep one")
 
 # %% ../nbs/21_precision.ipynb #7af12116
 class GradientAccumulation(Callback):
