@@ -139,6 +139,18 @@ def set_rng_data(state:dict, # as returned by `rng_data`
     for g, s in zip(_loader_generators(dls), state['loaders']): g.set_state(s)
     if 'cuda' in state and torch.cuda.is_available(): torch.cuda.set_rng_state_all(state['cuda'])
 
+# %% ../nbs/17_checkpoint.ipynb #d3f11653
+@patch
+def checkpoint_state(self:TrackerCallback) -> dict:
+    "The tracker's progress as plain data: `best`, and `wait` and `saved` where the tracker has them."
+    return {k: str(v) if isinstance(v, Path) else v for k in ('best', 'wait', 'saved') if (v := getattr(self, k, None)) is not None}
+
+# %% ../nbs/17_checkpoint.ipynb #ae7b2530
+@patch
+def load_checkpoint_state(self:TrackerCallback, state:dict): # what `checkpoint_state` returned
+    "Put back what `checkpoint_state` returned."
+    for k, v in state.items(): setattr(self, k, Path(v) if k == 'saved' else v)
+
 # %% ../nbs/17_checkpoint.ipynb #44c0a024
 def fit_args(learn:Learner # the Learner, at the start of a fit
             ) -> dict:
@@ -180,13 +192,24 @@ class Checkpoint(Callback):
     def after_epoch(self):
         if not self.learn.eval_only and self.learn.recorder.row_added: self.write(self.learn.epoch + 1, 0)   # not when skipped
 
-# %% ../nbs/17_checkpoint.ipynb #0afd30ca
+# %% ../nbs/17_checkpoint.ipynb #4b0d67b2
+def _state_keys(cbs:list) -> dict:
+    "`id(cb)` -> a key for each callback that keeps a checkpoint state: its class name, numbered from a class's second (`#2`)."
+    seen, res = {}, {}
+    for cb in cbs:
+        if not hasattr(cb, 'checkpoint_state'): continue
+        n = type(cb).__name__; seen[n] = seen.get(n, 0) + 1
+        res[id(cb)] = n if seen[n] == 1 else f'{n}#{seen[n]}'
+    return res
+
+# %% ../nbs/17_checkpoint.ipynb #9212cf79
 @patch
 def write(self:Checkpoint, epoch:int, # the epoch training is in
           batch:int): # the training batches done in `epoch`
     "Write the checkpoint."
     learn = self.learn
-    cbs = {type(cb).__name__: plain(cb.checkpoint_state()) for cb in learn.cbs if hasattr(cb, 'checkpoint_state')}
+    keys = _state_keys(learn.cbs)
+    cbs = {keys[id(cb)]: plain(cb.checkpoint_state()) for cb in learn.cbs if id(cb) in keys}
     state = {'version': 1, 'epoch': epoch, 'batch': batch, 'n_epoch': learn.n_epoch, 'stage': getattr(learn, 'fit_stage', 0),
              'fit': self.fit_args, 'train_iter': learn.train_iter, 'pct_train': learn.pct_train, 'model': unwrap(learn.model).state_dict(),
              'opt': plain(learn.opt.state_dict()), 'rng_epoch': self.epoch_rng if batch else rng_data(learn.dls), 'rng': rng_data(learn.dls),
@@ -213,7 +236,7 @@ def _check_same_fit(old:dict|None, # `fit_args` of the checkpoint's fit (None in
         if old[k] != new.get(k):
             raise ValueError(f"The checkpoint comes from a fit whose {k} was {old[k]} and this fit's is {new.get(k)}: resume with the same arguments")
 
-# %% ../nbs/17_checkpoint.ipynb #f2657139
+# %% ../nbs/17_checkpoint.ipynb #6cc8f905
 class Resume(Callback):
     "Load a checkpoint at the start of a fit and continue from the epoch and batch it records."
     order = 100
@@ -231,8 +254,12 @@ class Resume(Callback):
                                         f"batches then, and the run cannot go on where it stopped; resume with {old} process(es)")
         if by_rank is not None: self.cbs['Recorder'] = by_rank[torch.distributed.get_rank() if new > 1 else 0]
         unwrap(learn.model).load_state_dict(clean_state_dict(s['model'])); learn.opt.load_state_dict(s['opt'])
+        keys = _state_keys(learn.cbs)
         for cb in learn.cbs:
-            if hasattr(cb, 'load_checkpoint_state') and type(cb).__name__ in self.cbs: cb.load_checkpoint_state(self.cbs[type(cb).__name__])
+            if id(cb) in keys and keys[id(cb)] in self.cbs: cb.load_checkpoint_state(self.cbs[keys[id(cb)]])
+        if left := sorted(set(self.cbs) - set(keys.values())):
+            warnings.warn(f"The checkpoint holds the state of {', '.join(left)}, which this fit does not have: it goes on without "
+                          "them (pass the callbacks the checkpointed fit had, to resume it as it was)")
     def before_epoch(self):
         if not self.learn.eval_only and self.learn.epoch < self.state['epoch']: raise CancelEpochException
     def before_train(self):
