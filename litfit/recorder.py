@@ -14,7 +14,7 @@ from .metrics import AvgLoss, AvgSmoothLoss
 # %% auto #0
 __all__ = ['Recorder', 'format_time', 'ProgressCallback']
 
-# %% ../nbs/06_recorder.ipynb #27792fa8
+# %% ../nbs/06_recorder.ipynb #c35870d1
 class Recorder(Callback):
     "Record losses, learning rates and metrics; print one row per epoch."
     order = 50
@@ -26,7 +26,7 @@ class Recorder(Callback):
         self.train_loss, self.valid_loss, self.smooth = AvgLoss(), AvgLoss(), AvgSmoothLoss(beta)
         self.lrs, self.iters, self.values, self.epochs, self.hps = [], [], [], [], {}
         self.valid_record, self.ran, self.phase, self.row_added, self.log = None, False, None, False, []
-        self.fitting, self.kept, self.pass_record = False, [], None
+        self.pass_record = None
     @property
     def losses(self) -> list:
         "The smoothed training loss after every batch."
@@ -57,12 +57,12 @@ def _phase_metrics(self:Recorder) -> list:
     if self.learn.training: return [self.train_loss] + (self.learn.metrics if self.train_metrics else [])
     return [self.valid_loss] + self.learn.metrics if self.valid_metrics else []
 
-# %% ../nbs/06_recorder.ipynb #7640f036
+# %% ../nbs/06_recorder.ipynb #7f3fa9f1
 @patch
 def before_fit(self:Recorder):
-    if self.learn.eval_only: self._keep(); return
+    if self.learn.eval_only: self.valid_record = None; return   # a pass whose validation is cancelled records nothing
     self.lrs, self.iters, self.values, self.epochs, self.hps = [], [], [], [], {}
-    self.ran, self.phase, self.row_added, self.fitting = False, None, False, True   # a fit stopped mid-epoch left them set
+    self.ran, self.phase, self.row_added = False, None, False   # a fit stopped mid-epoch left them set
     self.smooth.reset()
     self.learn.logger('  '.join(f'{n:>10}' for n in self.metric_names))
 
@@ -120,23 +120,11 @@ def after_validate(self:Recorder):
     self.valid_record = self._values()
     if not self.learn.eval_only: self.log += self.valid_record
 
-# %% ../nbs/06_recorder.ipynb #5d6ea393
-@patch
-def _keep(self:Recorder):
-    "At a prediction pass's start: save what it shares with a run it interrupts (None when nothing runs)."
-    shared = [self.valid_loss, *self.learn.metrics]
-    self.kept.append((self.valid_record, [(m, vars(m).copy()) for m in shared]) if self.fitting or self.kept else None)
-    self.valid_record = None   # a pass whose validation is cancelled records nothing
-
-# %% ../nbs/06_recorder.ipynb #97c060c5
+# %% ../nbs/06_recorder.ipynb #010779f1
 @patch
 def after_fit(self:Recorder):
-    "A fit's end; at a prediction pass's end, put back what it shared with the run it interrupted."
-    if not self.learn.eval_only: self.fitting = False; return
-    self.pass_record, kept = self.valid_record, self.kept.pop() if self.kept else None
-    if kept is None: return
-    self.valid_record, saved = kept
-    for m, d in saved: vars(m).clear(); vars(m).update(d)
+    "At a prediction pass's end, keep its record as `pass_record`: what `validate` returns."
+    if self.learn.eval_only: self.pass_record = self.valid_record
 
 # %% ../nbs/06_recorder.ipynb #69079c45
 def format_time(t:float # seconds
