@@ -13,8 +13,7 @@ from torch import Tensor, nn
 
 # %% auto #0
 __all__ = ['default_device', 'to_device', 'find_bs', 'camel2snake', 'class2attr', 'fn_name', 'listify', 'even_mults',
-           'num_distrib', 'rank_distrib', 'distrib_barrier', 'umask_mode', 'to_detach', 'to_cpu', 'to_np', 'params',
-           'Module']
+           'num_distrib', 'rank_distrib', 'distrib_barrier', 'to_detach', 'to_cpu', 'to_np', 'params', 'Module']
 
 # %% ../nbs/00_core.ipynb #6af245b6
 def _cuda_ok() -> bool:
@@ -123,22 +122,13 @@ def rank_distrib() -> int:
     if torch.distributed.is_available() and torch.distributed.is_initialized(): return torch.distributed.get_rank()
     return int(os.environ.get('RANK', 0))
 
-# %% ../nbs/00_core.ipynb #fe2c3088
-def distrib_barrier():
+# %% ../nbs/00_core.ipynb #5bf52928
+def distrib_barrier(why:str=''): # what the caller waits for, added to the error when the wait fails
     "Wait until every process of the running process group gets here (nothing outside one)."
     if not (torch.distributed.is_available() and torch.distributed.is_initialized()): return
     try: torch.distributed.barrier()
     except RuntimeError as e:
-        raise RuntimeError(f"Waiting for the job's other processes failed ({str(e).splitlines()[0]}). Every process must get here: "
-                           "loading (`learn.load`, `load_learner`) waits until rank 0 has written the file, so call it on every rank, "
-                           "or call `teardown_distrib()` first to load in one process alone") from None
-
-# %% ../nbs/00_core.ipynb #37534107
-def umask_mode(mode:int=0o666 # the default: 0o666 for a file, 0o777 for a folder
-              ) -> int:
-    "`mode` less the process's umask: the permissions `open` (or `mkdir`) gives what it creates."
-    mask = os.umask(0); os.umask(mask)
-    return mode & ~mask
+        raise RuntimeError(f"Waiting for the job's other processes failed: every process must get here{'; ' + why if why else ''}") from e
 
 # %% ../nbs/00_core.ipynb #80a430a8
 def _map_tensors(o, f):
