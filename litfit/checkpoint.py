@@ -24,7 +24,7 @@ __all__ = ['TrackerCallback', 'SaveModelCallback', 'EarlyStoppingCallback', 'Red
 # %% ../nbs/17_checkpoint.ipynb #37b6139d
 _fastai_columns = {'_rmse': 'rmse', '_exp_rmspe': 'exp_rmspe'}   # fastai's column name -> litfit's
 
-# %% ../nbs/17_checkpoint.ipynb #d43ca61b
+# %% ../nbs/17_checkpoint.ipynb #f3cffd2e
 class TrackerCallback(Callback):
     "Watch the recorded column `monitor` and note, after each epoch, whether it improved on the best so far."
     order = 60
@@ -38,7 +38,7 @@ class TrackerCallback(Callback):
         if self.learn.eval_only or hasattr(self.learn, 'lr_finder'): self.run = False; return
         if self.reset_on_fit or self.best is None: self.best = np.inf if self.comp is np.less else -np.inf
         names = [n for n in self.learn.recorder.metric_names if n not in ('epoch', 'time')]
-        col = _fastai_columns.get(self.monitor, self.monitor)
+        col = self.monitor if self.monitor in names else _fastai_columns.get(self.monitor, self.monitor)
         if col not in names: raise ValueError(f"{type(self).__name__} monitors {self.monitor!r}, which is not a column of the results table: {names}")
         self.idx, self.new_best, self.measured = names.index(col), False, False
     def after_epoch(self):

@@ -43,7 +43,7 @@ def demo(epochs:int=8, # number of epochs of 1cycle
     print(f"validation accuracy {learn.recorder.values[-1][-1]:.4f}; plots written to {out/'loss.png'} and {out/'predictions.png'}")
     return learn
 
-# %% ../nbs/20_cli.ipynb #1e5e793b
+# %% ../nbs/20_cli.ipynb #f8b76bb5
 def main(argv:list|None=None # the arguments (`sys.argv[1:]` when None)
         ) -> int:
     "Entry point of the `litfit` command."
@@ -61,7 +61,7 @@ def main(argv:list|None=None # the arguments (`sys.argv[1:]` when None)
     args = parser.parse_args(argv)
     import matplotlib; matplotlib.use('Agg')  # files only: no window, even where a display exists
     for name, low in (('epochs', 1), ('bs', 1)):
-        if getattr(args, name) < low: parser.error(f'--{name} must be at least {low}, got {getattr(args, name)}')
-    if not args.lr > 0: parser.error(f'--lr must be positive, got {args.lr}')
+        if getattr(args, name) < low: p.error(f'--{name} must be at least {low}, got {getattr(args, name)}')
+    if not args.lr > 0: p.error(f'--lr must be positive, got {args.lr}')
     demo(args.epochs, args.lr, args.bs, args.out, progress=not args.no_bar, seed=args.seed, data=args.data)
     return 0

@@ -306,7 +306,7 @@ def ExplainedVariance(sample_weight=None # not supported (fastai's argument): mu
     if sample_weight is not None: raise ValueError("ExplainedVariance: sample_weight is not supported")
     return StatMetric(_moments, _explained_variance, 'explained_variance_score')
 
-# %% ../nbs/05_metrics.ipynb #08a6a124
+# %% ../nbs/05_metrics.ipynb #3ffeebef
 @_recorded
 def PearsonCorrCoef(dim_argmax=None, # argmax over this axis (a falsy value, 0 included, means none)
                     activation='no', # 'no', 'sigmoid', 'softmax' or 'binarysoftmax' (`ActivationType`)
@@ -317,7 +317,7 @@ def PearsonCorrCoef(dim_argmax=None, # argmax over this axis (a falsy value, 0 i
                     name=None # the column name ('pearsonr' when None)
                    ) -> Metric:
     "Pearson's correlation, as `scipy.stats.pearsonr` on the whole epoch: from running sums, or on every prediction when they are transformed."
-    if dim_argmax or thresh or activation != ActivationType.No:
+    if dim_argmax or thresh or activation != ActivationType.No or not flatten:
         import scipy.stats as scs
         def pearsonr(x, y): return scs.pearsonr(x, y)[0]
         return AccumMetric(pearsonr, dim_argmax, activation, thresh, to_np=True, flatten=flatten, name=name)

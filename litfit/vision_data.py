@@ -286,15 +286,14 @@ def _check_split_folders(path:Path, files:list, names:dict):
                                 f"the folders of {path} are: {dirs}. Pass `{arg}=` naming yours, `valid_pct=0.2` to split every image "
                                 f"under {path} at random" + (", or `valid=None` to train without a validation set" if arg == 'valid' else ''))
 
-# %% ../nbs/12b_vision_data.ipynb #4131f0db
-def _check_valid_classes(labels:list, is_valid:list, where:str):
-    "Refuse classes whose images are all in the validation set, suggesting `from_folder`'s `vocab=`."
+# %% ../nbs/12b_vision_data.ipynb #1faabaa8
+def _check_valid_classes(labels:list, is_valid:list, where:str, fix:str):
+    "Refuse classes whose images are all in the validation set, saying how to `fix` it or to pass `vocab=`."
     only = _sorted({l for l, v in zip(labels, is_valid) if v} - {l for l, v in zip(labels, is_valid) if not v})
     if only: raise ValueError(f"Classes whose images are all in the validation {where}, so the model could never predict them: "
-                              f"{', '.join(map(str, only[:5]))}{' ...' if len(only) > 5 else ''}. Move some of their images to the "
-                              f"training set, or pass every class with `vocab=[...]`")
+                              f"{', '.join(map(str, only[:5]))}{' ...' if len(only) > 5 else ''}. {fix}, or pass every class with `vocab=[...]`")
 
-# %% ../nbs/12b_vision_data.ipynb #ee8712b1
+# %% ../nbs/12b_vision_data.ipynb #e60a3a31
 @patch(cls_method=True)
 def from_folder(cls:ImageDataLoaders, path, # the folder to search
                 train:str='train', # the training images' subfolder (without `valid_pct`)
@@ -317,7 +316,8 @@ def from_folder(cls:ImageDataLoaders, path, # the folder to search
     _check_split_folders(path, files, names)
     is_valid = random_split_mask(len(files), valid_pct, seed) if not names else [f.relative_to(path).parts[0] == valid for f in files]
     labels = [f.parent.name for f in files]
-    if vocab is None: _check_valid_classes(labels, is_valid, f"folder {path / str(valid)}" if names else "split (`valid_pct`)")
+    if vocab is None: _check_valid_classes(labels, is_valid, *((f"folder {path / str(valid)}", "Move some of their images to the training set")
+                                                               if names else ("split (`valid_pct`)", "Split with another `seed`")))
     df = pd.DataFrame({'fname': [f.relative_to(path).as_posix() for f in files], 'label': labels, 'is_valid': is_valid},
                       index=[str(f) for f in files])   # the messages name each file, not a row of this table
     res = cls.from_df(df, path, valid_col='is_valid', y_block=CategoryBlock(vocab=vocab), item_tfms=item_tfms,
@@ -352,7 +352,7 @@ def from_lists(cls:ImageDataLoaders, path, # `dls.path`, where models and export
     res.reader = (res.reader[0], Path(), *res.reader[2:])   # the names of a test DataFrame are used as given too
     return res
 
-# %% ../nbs/12b_vision_data.ipynb #5cfb8667
+# %% ../nbs/12b_vision_data.ipynb #13a1c300
 @patch(cls_method=True)
 def from_path_func(cls:ImageDataLoaders, path, # folder of the files (and `dls.path`)
                    fnames:list, # image files (e.g. `get_image_files(path)`)
@@ -367,7 +367,11 @@ def from_path_func(cls:ImageDataLoaders, path, # folder of the files (and `dls.p
 ) -> ImageDataLoaders:
     "Images labelled by `label_func` of their path, split at random."
     fnames = [Path(f) for f in fnames]
-    res = cls.from_lists(path, fnames, [label_func(f) for f in fnames], valid_pct=valid_pct, seed=seed, y_block=y_block,
+    labels = [label_func(f) for f in fnames]
+    several = next((f for f, l in zip(fnames, labels) if isinstance(l, (list, tuple))), None)
+    if several is not None and (y_block is CategoryBlock or isinstance(y_block, CategoryBlock)):
+        raise ValueError(f"label_func gave several labels for {several}: pass `y_block=MultiCategoryBlock` for images with several labels")
+    res = cls.from_lists(path, fnames, labels, valid_pct=valid_pct, seed=seed, y_block=y_block,
                          item_tfms=item_tfms, batch_tfms=batch_tfms, img_cls=img_cls, **kwargs)
     res.label_func = label_func
     return res

@@ -123,10 +123,11 @@ def _check_missing(df, cols:list, rows:list, hint:str=''):
         na = df[c].isna().to_numpy()
         if na.any(): raise ValueError(f"Column {c!r} has missing (NaN) values in rows {_some([r for r, m in zip(rows, na) if m])}{hint}")
 
-# %% ../nbs/12a_vision_targets.ipynb #1ebcd8a6
+# %% ../nbs/12a_vision_targets.ipynb #f22d915d
 def _is_missing(v) -> bool:
-    "Whether the cell `v` is missing: None, or a float NaN (how pandas reads an empty CSV cell)."
-    return v is None or (isinstance(v, float) and math.isnan(v))
+    "Whether the cell `v` is missing: None, a float NaN (how pandas reads an empty CSV cell) or `pd.NA` (a nullable column's)."
+    import pandas as pd
+    return v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v))
 
 # %% ../nbs/12a_vision_targets.ipynb #6c53853d
 def _split_labels(vals:list, delim:str, rows:list, allow_empty:bool) -> list:
