@@ -14,7 +14,7 @@ from .metrics import AvgLoss, AvgSmoothLoss
 # %% auto #0
 __all__ = ['Recorder', 'format_time', 'ProgressCallback']
 
-# %% ../nbs/06_recorder.ipynb #c35870d1
+# %% ../nbs/06_recorder.ipynb #509088d9
 class Recorder(Callback):
     "Record losses, learning rates and metrics; print one row per epoch."
     order = 50
@@ -26,7 +26,7 @@ class Recorder(Callback):
         self.train_loss, self.valid_loss, self.smooth = AvgLoss(), AvgLoss(), AvgSmoothLoss(beta)
         self.lrs, self.iters, self.values, self.epochs, self.hps = [], [], [], [], {}
         self.valid_record, self.ran, self.phase, self.row_added, self.log = None, False, None, False, []
-        self.pass_record = None
+        self.pass_record, self.header_due = None, False
     @property
     def losses(self) -> list:
         "The smoothed training loss after every batch."
@@ -57,19 +57,20 @@ def _phase_metrics(self:Recorder) -> list:
     if self.learn.training: return [self.train_loss] + (self.learn.metrics if self.train_metrics else [])
     return [self.valid_loss] + self.learn.metrics if self.valid_metrics else []
 
-# %% ../nbs/06_recorder.ipynb #7f3fa9f1
+# %% ../nbs/06_recorder.ipynb #a0aa1ec3
 @patch
 def before_fit(self:Recorder):
     if self.learn.eval_only: self.valid_record = None; return   # a pass whose validation is cancelled records nothing
     self.lrs, self.iters, self.values, self.epochs, self.hps = [], [], [], [], {}
     self.ran, self.phase, self.row_added = False, None, False   # a fit stopped mid-epoch left them set
-    self.smooth.reset()
-    self.learn.logger('  '.join(f'{n:>10}' for n in self.metric_names))
+    self.smooth.reset(); self.header_due = True
 
-# %% ../nbs/06_recorder.ipynb #2c38c980
+# %% ../nbs/06_recorder.ipynb #12c55c4c
 @patch
 def before_epoch(self:Recorder):
-    if not self.learn.eval_only: self.start, self.log, self.ran = time.time(), [self.learn.epoch], False
+    if self.learn.eval_only: return
+    if self.header_due: self.learn.logger('  '.join(f'{n:>10}' for n in self.metric_names)); self.header_due = False
+    self.start, self.log, self.ran = time.time(), [self.learn.epoch], False
 
 # %% ../nbs/06_recorder.ipynb #dd7ea524
 @patch
