@@ -78,7 +78,7 @@ class SaveModelCallback(TrackerCallback):
         if self.at_end: self._save(self.fname)
         elif not self.every_epoch and self.saved is not None: self.learn.load(self.fname, with_opt=self.with_opt)
 
-# %% ../nbs/17_checkpoint.ipynb #0aa595c4
+# %% ../nbs/17_checkpoint.ipynb #158bafee
 class EarlyStoppingCallback(TrackerCallback):
     "Stop the fit when `monitor` has not improved for `patience` epochs."
     order = 63
@@ -93,11 +93,11 @@ class EarlyStoppingCallback(TrackerCallback):
         super().after_epoch()
         if not self.measured: return
         self.wait = 0 if self.new_best else self.wait + 1
-        if self.wait >= self.patience:
+        if not self.new_best and self.wait >= self.patience:   # `patience=0`: the first epoch without improvement
             self.learn.logger(f'No improvement since epoch {self.learn.epoch - self.wait}: early stopping')
             raise CancelFitException()
 
-# %% ../nbs/17_checkpoint.ipynb #00065867
+# %% ../nbs/17_checkpoint.ipynb #2ce4fd97
 class ReduceLROnPlateau(TrackerCallback):
     "Divide the learning rate by `factor` when `monitor` has not improved for `patience` epochs."
     order = 62
@@ -114,7 +114,7 @@ class ReduceLROnPlateau(TrackerCallback):
         super().after_epoch()
         if not self.measured: return
         self.wait = 0 if self.new_best else self.wait + 1
-        if self.wait >= self.patience:
+        if not self.new_best and self.wait >= self.patience:
             old = self.opt.get_hyper('lr')
             self.opt.set_hyper('lr', [max(lr / self.factor, self.min_lr) for lr in old]); self.wait = 0
             if self.opt.get_hyper('lr') != old: self.learn.logger(f'Epoch {self.learn.epoch}: reducing lr to {self.opt.get_hyper("lr")[-1]}')

@@ -41,7 +41,7 @@ def _fastai_globals() -> list:
 _LOAD_WAITS = ("a load waits until rank 0 has written the file, so every rank must call it: call it on every rank, or "
                "`teardown_distrib()` first to load in one process")
 
-# %% ../nbs/13_persist.ipynb #2d651770
+# %% ../nbs/13_persist.ipynb #ec6d94c1
 def load_plain(file, # a path or a file-like object
                map_location=None): # where tensors go (as `torch.load`)
     "`torch.load` with `weights_only=True`: plain data only; anything that would run code raises `UnsafeFileError`."
@@ -55,6 +55,10 @@ def load_plain(file, # a path or a file-like object
         raise UnsafeFileError(f"{file} holds more than tensors and plain data (it names {_named_global(e)}), and loading it would "
                               "run code from the file: litfit refuses it. Save weights with `learn.save` (or "
                               "`torch.save(model.state_dict(), ...)`), and share models with `learn.export`.") from None
+    except RuntimeError as e:   # a zip that torch did not write (an export, say)
+        if 'inline_container' not in str(e) and 'PytorchStreamReader' not in str(e): raise
+        raise pickle.UnpicklingError(f"{file} is not a file written by `torch.save` (`learn.save`, `Checkpoint`): torch cannot read "
+                                     f"it ({str(e).strip().splitlines()[0]}); an export (`learn.export`) is read by `load_learner`") from None
 
 # %% ../nbs/13_persist.ipynb #9e38b5a2
 def _named_global(e:Exception) -> str:
@@ -64,13 +68,14 @@ def _named_global(e:Exception) -> str:
         if marker in msg: return msg.split(marker, 1)[1].split()[0]
     return 'an object that is not plain data'
 
-# %% ../nbs/13_persist.ipynb #51e067dc
+# %% ../nbs/13_persist.ipynb #5f0ed0c3
 def atomic_write(path, # the file to write
                  write, # `write(f)` writes the content to the open binary file `f`
                  rank0_only:bool=True): # in a distributed job only rank 0 writes (False: every process writes its own)
     "Write `path` through a temporary file in the same folder, renamed into place when complete: never half-written."
     path = Path(path)
     if rank0_only and rank_distrib() != 0: return path
+    if path.is_symlink(): path = path.resolve()   # write the link's target: the link stays
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.parent / f'.{path.name}.{secrets.token_hex(6)}.tmp'
     fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, 'O_BINARY', 0), 0o666)   # the umask applies, as for `open`
@@ -139,7 +144,7 @@ def _load_opt(opt, sd:dict):
         warnings.warn(f"Could not load the optimizer state ({type(e).__name__}: {e}); the model's weights were loaded, "
                       "and the optimizer starts afresh.")
 
-# %% ../nbs/13_persist.ipynb #f0c38884
+# %% ../nbs/13_persist.ipynb #1147bf91
 @patch
 def load(self:Learner, file, # a name (under `path/model_dir`, `.pth` added), a path, or a file-like object
          device=None, # where the tensors go (the data's device when None; an int means that CUDA device)
@@ -148,7 +153,7 @@ def load(self:Learner, file, # a name (under `path/model_dir`, `.pth` added), a 
     "Load the model (and optimizer) state saved by `save`; return the Learner."
     if isinstance(device, int): device = torch.device('cuda', device)
     state = load_plain(self._file(file), map_location=device if device is not None else self.dls.device)
-    has_opt = isinstance(state, dict) and set(state) == {'model', 'opt'}
+    has_opt = isinstance(state, dict) and (set(state) == {'model', 'opt'} or {'version', 'n_epoch', 'model', 'opt'} <= set(state))   # or a Checkpoint's
     try: unwrap(self.model).load_state_dict(clean_state_dict(state['model'] if has_opt else state), strict=strict)
     except RuntimeError as e:
         if 'loading state_dict' not in str(e): raise

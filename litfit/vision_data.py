@@ -352,7 +352,7 @@ def from_lists(cls:ImageDataLoaders, path, # `dls.path`, where models and export
     res.reader = (res.reader[0], Path(), *res.reader[2:])   # the names of a test DataFrame are used as given too
     return res
 
-# %% ../nbs/12b_vision_data.ipynb #13a1c300
+# %% ../nbs/12b_vision_data.ipynb #93275747
 @patch(cls_method=True)
 def from_path_func(cls:ImageDataLoaders, path, # folder of the files (and `dls.path`)
                    fnames:list, # image files (e.g. `get_image_files(path)`)
@@ -370,7 +370,7 @@ def from_path_func(cls:ImageDataLoaders, path, # folder of the files (and `dls.p
     labels = [label_func(f) for f in fnames]
     several = next((f for f, l in zip(fnames, labels) if isinstance(l, (list, tuple))), None)
     if several is not None and (y_block is CategoryBlock or isinstance(y_block, CategoryBlock)):
-        raise ValueError(f"label_func gave several labels for {several}: pass `y_block=MultiCategoryBlock` for images with several labels")
+        raise ValueError(f"label_func gave a list of labels for {several}: pass `y_block=MultiCategoryBlock` for images with several labels")
     res = cls.from_lists(path, fnames, labels, valid_pct=valid_pct, seed=seed, y_block=y_block,
                          item_tfms=item_tfms, batch_tfms=batch_tfms, img_cls=img_cls, **kwargs)
     res.label_func = label_func
