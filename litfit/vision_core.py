@@ -183,7 +183,7 @@ def default_num_workers() -> int:
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else (os.cpu_count() or 1)
     return min(16, cpus)
 
-# %% ../nbs/12_vision_core.ipynb #1924dcf4
+# %% ../nbs/12_vision_core.ipynb #e8cca53b
 class TfmdDL:
     "A `torch.utils.data.DataLoader` whose batches arrive on `device` with the batch transforms `after_batch` applied."
     def __init__(self, dataset, # an `ImageDataset` (or any dataset of tuples)
@@ -206,6 +206,7 @@ class TfmdDL:
         self._dl = self._dl_split = None
     batch_size = property(lambda self: self.bs, doc="The batch size")
     n = property(lambda self: len(self.dataset), doc="The number of items (fastai's name)")
+    n_inp = property(lambda self: 1, doc="Inputs per batch (fastai's name): one image")
     items = property(lambda self: getattr(self.dataset, 'items', None), doc="The dataset's items (fastai's name)")
     vocab = property(lambda self: getattr(self.dataset, 'vocab', None), doc="The dataset's classes (fastai's name)")
     c = property(lambda self: getattr(self.dataset, 'c', None), doc="The dataset's number of classes (fastai's name)")
@@ -242,11 +243,12 @@ def one_batch(self:TfmdDL) -> tuple:
     if len(self) == 0: raise ValueError(f"This loader has no batches: {len(self.dataset)} items, bs={self.bs}, drop_last={self.drop_last}")
     return next(iter(self))
 
-# %% ../nbs/12_vision_core.ipynb #e02c79fb
+# %% ../nbs/12_vision_core.ipynb #d4d4746d
 @patch
-def decode(self:TfmdDL, x:Tensor # a batch of inputs, as the loader gives them
-          ) -> Tensor:
-    "Undo the batch transforms on the input `x` (Normalize, IntToFloat), for display: floats in [0, 1] on the CPU."
+def decode(self:TfmdDL, x:Tensor|tuple # a batch of inputs, or a whole batch `(inputs, targets)` as fastai's `decode` takes
+          ) -> Tensor|tuple:
+    "Undo the batch transforms on the inputs (Normalize, IntToFloat), for display: floats in [0, 1] on the CPU."
+    if isinstance(x, (tuple, list)): return (self.decode(x[0]), *x[1:])
     return decode_tfms(x, self.after_batch).float().cpu()
 
 # %% ../nbs/12_vision_core.ipynb #4f476915

@@ -159,6 +159,25 @@ def decode_batch(self:ImageDataLoaders, b:tuple, # a batch, as the loaders give 
     "The first `max_n` items of `b` decoded by the training loader: `(image, label)` pairs."
     return self.train.decode_batch(b, max_n)
 
+# %% ../nbs/12b_vision_data.ipynb #10ffbba4
+@patch
+def decode(self:ImageDataLoaders, b # a batch `(inputs, targets)`, or its inputs, as the loaders give it
+          ):
+    "fastai's `dls.decode`: the batch with the training loader's batch transforms undone."
+    return self.train.decode(b)
+
+# %% ../nbs/12b_vision_data.ipynb #38433e08
+@patch(as_prop=True)
+def items(self:ImageDataLoaders) -> list:
+    "The training images (fastai's `dls.items`, the training loader's)."
+    return self.train.items
+
+# %% ../nbs/12b_vision_data.ipynb #e017cd09
+@patch(as_prop=True)
+def after_batch(self:ImageDataLoaders) -> list:
+    "The training loader's batch transforms (fastai's `dls.after_batch`)."
+    return self.train.after_batch
+
 # %% ../nbs/12b_vision_data.ipynb #85e4312a
 @patch
 def show_batch(self:TfmdDL, b=None, # a batch (the first of this loader when None)
