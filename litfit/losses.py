@@ -103,11 +103,11 @@ class FocalLossFlat(FocalLoss):
         super().__init__(gamma, weight, reduction); self.axis = axis
     def forward(self, inp:Tensor, targ:Tensor) -> Tensor: return super().forward(*_classes_last(inp, targ, self.axis))
 
-# %% ../nbs/01_losses.ipynb #61655f8a
+# %% ../nbs/01_losses.ipynb #be729485
 class DiceLoss(_ClassLoss):
     "One minus the soft Dice coefficient of each item's class masks, from class-index targets."
     def __init__(self, axis:int=1, # the class axis of the model output
-                 smooth:float=1e-6, # added to both sides of the ratio, so empty masks score 1
+                 smooth:float=1e-6, # added to both sides of the ratio, so two empty masks score 1 rather than 0/0
                  reduction:str='sum', # 'sum' or 'mean' over items and classes, 'none' (one loss per item)
                  square_in_union:bool=False): # square the predicted mask in the denominator (V-Net's form)
         super().__init__()

@@ -144,13 +144,13 @@ def _load_opt(opt, sd:dict):
         warnings.warn(f"Could not load the optimizer state ({type(e).__name__}: {e}); the model's weights were loaded, "
                       "and the optimizer starts afresh.")
 
-# %% ../nbs/13_persist.ipynb #1147bf91
+# %% ../nbs/13_persist.ipynb #1fb5b3d6
 @patch
 def load(self:Learner, file, # a name (under `path/model_dir`, `.pth` added), a path, or a file-like object
          device=None, # where the tensors go (the data's device when None; an int means that CUDA device)
          with_opt:bool=True, # also load the optimizer state, when the file has one
          strict:bool=True): # the keys must match the model's exactly
-    "Load the model (and optimizer) state saved by `save`; return the Learner."
+    "Load the model (and optimizer) state saved by `save`, a `Checkpoint` or fastai's `learn.save`; return the Learner."
     if isinstance(device, int): device = torch.device('cuda', device)
     state = load_plain(self._file(file), map_location=device if device is not None else self.dls.device)
     has_opt = isinstance(state, dict) and (set(state) == {'model', 'opt'} or {'version', 'n_epoch', 'model', 'opt'} <= set(state))   # or a Checkpoint's

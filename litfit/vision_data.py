@@ -41,9 +41,9 @@ def _resizes(item_tfms:list) -> bool:
     "Whether some item transform may bring images to one size (any that is not a litfit transform without `size`)."
     return any(hasattr(t, 'size') or not isinstance(t, Transform) for t in item_tfms)
 
-# %% ../nbs/12b_vision_data.ipynb #34f1092a
+# %% ../nbs/12b_vision_data.ipynb #87f4e2f6
 def _setup_batch_tfms(dl:TfmdDL):
-    "Show the batch transforms that measure the data (`Normalize()` without statistics) a batch of the training loader `dl`."
+    "Set up the batch transforms that measure the data (`Normalize()` without statistics) on one batch of the training loader `dl`."
     tfms = [t for t in dl.after_batch if hasattr(t, 'setups')]
     if not tfms: return
     one = dl.new(drop_last=False); one.num_workers = 0   # one batch, read in this process: no workers started for it
