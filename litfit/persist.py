@@ -133,18 +133,24 @@ def save(self:Learner, file, # a name (under `path/model_dir`, `.pth` added), a 
     if isinstance(target, Path): return atomic_write(target, save)
     save(target); return target
 
-# %% ../nbs/13_persist.ipynb #15611e0e
+# %% ../nbs/13_persist.ipynb #40fc6c77
+def _is_checkpoint(state) -> bool: # what `load_plain` read
+    "Whether `state` is what `Checkpoint` writes (the checkpoint chapter): the run's position and its model and optimizer."
+    return isinstance(state, dict) and {'version', 'n_epoch', 'model', 'opt'} <= set(state)
+
+# %% ../nbs/13_persist.ipynb #8c3672d4
 def _load_opt(opt, sd:dict):
     "Load an optimizer state; a state that does not fit (another model, another optimizer, fastai's) warns and is skipped."
     if isinstance(sd, dict) and set(sd) == {'state', 'hypers'}:
-        return warnings.warn("The optimizer state was written by fastai's `Optimizer`, which torch's optimizers cannot read: "
-                             "the model's weights were loaded, and the optimizer starts afresh.")
+        warnings.warn("The optimizer state was written by fastai's `Optimizer`, which torch's optimizers cannot read: "
+                      "the model's weights were loaded, and the optimizer starts afresh.")
+        return
     try: opt.load_state_dict(sd)
     except Exception as e:
         warnings.warn(f"Could not load the optimizer state ({type(e).__name__}: {e}); the model's weights were loaded, "
                       "and the optimizer starts afresh.")
 
-# %% ../nbs/13_persist.ipynb #1fb5b3d6
+# %% ../nbs/13_persist.ipynb #350706b8
 @patch
 def load(self:Learner, file, # a name (under `path/model_dir`, `.pth` added), a path, or a file-like object
          device=None, # where the tensors go (the data's device when None; an int means that CUDA device)
@@ -153,7 +159,7 @@ def load(self:Learner, file, # a name (under `path/model_dir`, `.pth` added), a 
     "Load the model (and optimizer) state saved by `save`, a `Checkpoint` or fastai's `learn.save`; return the Learner."
     if isinstance(device, int): device = torch.device('cuda', device)
     state = load_plain(self._file(file), map_location=device if device is not None else self.dls.device)
-    has_opt = isinstance(state, dict) and (set(state) == {'model', 'opt'} or {'version', 'n_epoch', 'model', 'opt'} <= set(state))   # or a Checkpoint's
+    has_opt = isinstance(state, dict) and (set(state) == {'model', 'opt'} or _is_checkpoint(state))
     try: unwrap(self.model).load_state_dict(clean_state_dict(state['model'] if has_opt else state), strict=strict)
     except RuntimeError as e:
         if 'loading state_dict' not in str(e): raise
