@@ -62,10 +62,11 @@ def _learn_prop(name:str) -> property:
         self.__dict__[name] = v   # set before the callback joins a Learner (in `__init__`): the callback's own
     return property(_get, _set, doc=f"The Learner's `{name}` (read-only here), unless the callback set its own in `__init__`")
 
-# %% ../nbs/04_callback.ipynb #1e558481
+# %% ../nbs/04_callback.ipynb #0eaa9fb7
 def _call(cb, f):
-    "Call `f` with the Learner when it takes an argument, else with none."
-    return f(cb.learn) if len(inspect.signature(f).parameters) else f()
+    "Call `f` with the Learner when it has a required argument, else with none (as fastai calls it)."
+    ps = inspect.signature(f).parameters.values()
+    return f(cb.learn) if any(p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in ps) else f()
 
 # %% ../nbs/04_callback.ipynb #a08373bd
 class Callback:

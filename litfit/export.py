@@ -151,8 +151,8 @@ def _loss_from_spec(spec:dict, device=None): # the device for its tensors (class
     for k, v in tensors.items(): setattr(lf, k, v)   # a torch loss's `weight` is a buffer: set through the Module
     return lf
 
-# %% ../nbs/16_export.ipynb #2b86299d
-def _data_spec(dls, example:Tensor) -> dict:
+# %% ../nbs/16_export.ipynb #d5452a76
+def _data_spec(dls, example:tuple) -> dict:
     "What inference needs of the data: the preprocessing and the targets' meaning (no items)."
     spec = {'vocab': encode(list(dls.vocab)) if dls.vocab is not None else None, 'n_inp': dls.n_inp}
     if isinstance(dls, ImageDataLoaders):
@@ -161,7 +161,9 @@ def _data_spec(dls, example:Tensor) -> dict:
         return {**spec, 'kind': 'image', 'mode': ref.dataset.mode, 'bs': ref.bs, 'block': type(dls.block).__name__,
                 'item_tfms': [tfm_spec(t) for t in ref.dataset.item_tfms], 'batch_tfms': [tfm_spec(t) for t in ref.after_batch],
                 'reader': None if r is None else encode([r[0], str(r[1]), r[2], list(r[3]), r[4]])}
-    return {**spec, 'kind': 'tensor', 'input_shape': list(example.shape[1:]), 'dtype': str(example.dtype).replace('torch.', '')}
+    inputs = [{'shape': list(x.shape[1:]), 'dtype': str(x.dtype).replace('torch.', '')} for x in example]
+    if len(inputs) > 1: spec['n_inp'] = len(inputs)   # new items are inputs only: `test_dl((x1, x2))` must not take x2 as a target
+    return {**spec, 'kind': 'tensor', 'inputs': inputs, 'input_shape': inputs[0]['shape'], 'dtype': inputs[0]['dtype']}
 
 # %% ../nbs/16_export.ipynb #a406ba28
 def _reader_from_spec(r) -> tuple|None:
@@ -173,14 +175,19 @@ def _reader_from_spec(r) -> tuple|None:
     if not ok: raise UnsafeFileError(f"Unknown table reader {r!r}")
     return (r[0], Path(r[1]), r[2], r[3], r[4])
 
-# %% ../nbs/16_export.ipynb #d2d422c5
+# %% ../nbs/16_export.ipynb #a9a21f55
+def _empty_input(spec:dict) -> Tensor:
+    "No items of one input, of the stored shape and a dtype from a fixed list."
+    dtype = spec['dtype'] if spec['dtype'] in ('float32', 'float64', 'float16', 'bfloat16', 'int64', 'uint8') else None
+    if dtype is None: raise UnsafeFileError(f"Unknown input dtype {spec['dtype']!r}")
+    return torch.zeros(0, *[int(s) for s in spec['shape']], dtype=getattr(torch, dtype))
+
+# %% ../nbs/16_export.ipynb #e6a7a20b
 def _dls_from_spec(spec:dict, device, path) -> DataLoaders:
     "Empty `DataLoaders` with the exported preprocessing: `test_dl`, `predict` and `get_preds` work on new items."
     vocab = decode(spec['vocab'])
     if spec['kind'] == 'tensor':
-        dtype = getattr(torch, spec['dtype']) if spec['dtype'] in ('float32', 'float64', 'float16', 'bfloat16', 'int64', 'uint8') else None
-        if dtype is None: raise UnsafeFileError(f"Unknown input dtype {spec['dtype']!r}")
-        empty = TensorDataLoader(torch.zeros(0, *[int(s) for s in spec['input_shape']], dtype=dtype))
+        empty = TensorDataLoader(*map(_empty_input, spec.get('inputs') or [{'shape': spec['input_shape'], 'dtype': spec['dtype']}]))
         return DataLoaders(empty, empty, device=device, path=path, vocab=vocab, n_inp=spec['n_inp'])
     block = _blocks.get(spec['block'])
     if block is None: raise UnsafeFileError(f"Unknown target block {spec['block']!r}")
@@ -273,21 +280,22 @@ _NO_TRAINING = ("This model was loaded from an exported program (torch.export): 
                 "further, build the model from its code and load its weights (`learn.save` / `learn.load`), or export a "
                 "model made by an importable function (`export(factory=...)`), which `load_learner` rebuilds as a trainable model.")
 
-# %% ../nbs/16_export.ipynb #3f0df1e4
-def _export_program(model:nn.Module, example:Tensor) -> tuple:
-    "`(program JSON, tensors, parameter names)` of `model` traced by `torch.export` in eval mode, any batch size."
+# %% ../nbs/16_export.ipynb #aa01d09e
+def _export_program(model:nn.Module, example:tuple) -> tuple:
+    "`(program JSON, tensors, parameter names)` of `model` traced by `torch.export` on the inputs `example`, in eval mode, any batch size."
     from torch.export import export, Dim
     from torch._export.serde.serialize import serialize
     m = copy.deepcopy(unwrap(model)).cpu().eval()
-    x = example.cpu()
-    if len(x) < 2: x = torch.cat([x, x])  # a batch of one would fix the batch size at 1
-    try: ep = export(m, (x,), dynamic_shapes=({0: Dim('batch')},))
+    xs = tuple(torch.cat([x, x]) if len(x) < 2 else x for x in (x.cpu() for x in example))  # a batch of one would fix the batch size at 1
+    batch = Dim('batch')   # one batch size for every input
+    try: ep = export(m, xs, dynamic_shapes=tuple({0: batch} for _ in xs))
     except Exception as e:
         raise NotExportable(f"torch.export could not trace the model ({type(e).__name__}: {str(e).splitlines()[0][:200]}). "
                             "Build it with an importable function and pass `factory=` to export, or save its weights with `learn.save`") from None
     if any(not isinstance(v, Tensor) for v in ep.constants.values()): raise NotExportable("The model's program holds non-tensor constants")
-    j = check_program(json.loads(serialize(ep).exported_program))
-    j['guards_code'] = []
+    j = json.loads(serialize(ep).exported_program)
+    j['guards_code'] = []   # checks of the inputs' shapes as Python source (two inputs: equal batch sizes), which a loader would execute
+    j = check_program(j)
     tensors = {**{k: v.detach().contiguous() for k, v in ep.state_dict.items()}, **{f'__constant__.{k}': v.contiguous() for k, v in ep.constants.items()}}
     return j, tensors, list(ep.graph_signature.parameters)
 
@@ -305,14 +313,15 @@ def _load_program(j:dict, tensors:dict, params:list) -> ExportedModel:
 # %% ../nbs/16_export.ipynb #28b8b0e8
 _MANIFEST, _WEIGHTS, _PROGRAM = 'litfit_export.json', 'weights.safetensors', 'program.json'
 
-# %% ../nbs/16_export.ipynb #673cf9ae
-def _example_input(dls) -> Tensor:
-    "One batch of inputs from the validation loader (the training one when there is none), unshuffled."
+# %% ../nbs/16_export.ipynb #eda9a5ae
+def _example_input(dls) -> tuple:
+    "The inputs of one batch from the validation loader (the training one when there is none), unshuffled."
     dl = dls.valid if dls.valid is not None and len(dls.valid) else dls.train
     b = next(iter(dl_copy(dl, shuffle=False, drop_last=False)))
-    xb = b[:dls.n_inp or (1 if len(b) == 1 else len(b) - 1)]
-    if len(xb) != 1: raise NotExportable("export handles models with one input tensor")
-    return xb[0]
+    xb = tuple(b[:dls.n_inp or (1 if len(b) == 1 else len(b) - 1)])
+    if not all(isinstance(x, Tensor) for x in xb):
+        raise NotExportable(f"export handles models whose inputs are tensors; a batch's inputs here are {[type(x).__name__ for x in xb]}")
+    return xb
 
 # %% ../nbs/16_export.ipynb #7936ce0d
 def _ref_name(f) -> str:
@@ -323,9 +332,9 @@ def _ref_name(f) -> str:
                             "another process cannot import it: move it to a module and pass it from there")
     return f'{mod}:{qual}'
 
-# %% ../nbs/16_export.ipynb #8d454f60
+# %% ../nbs/16_export.ipynb #8f26823d
 @patch
-def _model_spec(self:Learner, example:Tensor, factory, trust) -> tuple:
+def _model_spec(self:Learner, example:tuple, factory, trust) -> tuple:
     "`(spec, tensors, program)`: a factory and the model's weights, or the traced program and its tensors."
     model = unwrap(self.model)
     ref = factory if factory is not None else getattr(model, 'litfit_factory', None)

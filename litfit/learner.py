@@ -299,12 +299,19 @@ def _forward_note(model:nn.Module, xb:tuple) -> str:
         note += f". It takes {m.in_features} features and receives {inp.shape[-1]} (input {tuple(inp.shape)})"
     return note
 
-# %% ../nbs/07_learner.ipynb #fd755505
+# %% ../nbs/07_learner.ipynb #99ef2c01
 @patch
 def _forward(self:Learner):
     "`model(*xb)`; when it fails, the error names the batch and the layer that failed."
     try: return self.model(*self.xb)
-    except Exception as e: raise prefix_error(e, _forward_note(self.model, self.xb))
+    except Exception as e: raise prefix_error(e, _forward_note(self.model, self.xb) + _n_inp_note(self, e))
+
+# %% ../nbs/07_learner.ipynb #9b36c637
+def _n_inp_note(learn, e:Exception) -> str:
+    "When the model missed or got extra arguments and `dls.n_inp` is unset: how the batch was split, and how to say otherwise."
+    if learn.dls.n_inp is not None or not (isinstance(e, TypeError) and 'positional argument' in str(e)): return ''
+    return (f". `dls.n_inp` is not set, so the batch's last item was taken as the target: {len(learn.xb)} input(s) and "
+            f"{len(learn.yb)} target(s). Say how many items are inputs with `DataLoaders(..., n_inp=...)`, or set `dls.n_inp`")
 
 # %% ../nbs/07_learner.ipynb #8ec43349
 @patch

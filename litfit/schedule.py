@@ -135,14 +135,14 @@ class ParamScheduler(Callback):
         "Put back the recorded values."
         self.hps = {k: list(v) for k, v in state['hps'].items()}
 
-# %% ../nbs/09_schedule.ipynb #5bf4fba5
+# %% ../nbs/09_schedule.ipynb #16abe60d
 @patch
 def _resolve(self:ParamScheduler):
     "Where each scheduled hyper is set (`hyper_setter`) and read back (the last group, as `get_hyper` reads it)."
     self._pgs, opt = self.opt.param_groups, self.opt
     self._setters = {name: opt.hyper_setter(name) for name in self.scheds}
     last = lambda name: next((pg for pg in opt.groups[-1] if pg['do_wd']), opt.groups[-1][0]) if name == 'wd' else opt.groups[-1][0]
-    self._readers = [(self.hps[name], (last(name), *_torch_key(last(name), name))) for name in self.scheds]
+    self._readers = [(self.hps[name], (last(name), *_torch_key(last(name), name, opt.hp_map))) for name in self.scheds]
 
 # %% ../nbs/09_schedule.ipynb #8a44f6a5
 @patch
