@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/99_all.ipynb #4cc42e16
+# %% ../nbs/99_all.ipynb #013ca286
 import os, math
 import torch, numpy as np, pandas as pd
 import torch.nn.functional as F
@@ -18,10 +18,10 @@ from torchvision import models
 import fastcore.xtras   # adds `Path.ls`, as fastai's import does
 from fastcore.foundation import L
 from fastcore.basics import noop, first, store_attr
-from .core import default_device, to_device, find_bs, to_detach, to_cpu, to_np, params, Module
+from .core import default_device, to_device, find_bs, to_detach, to_cpu, to_np, params, Module, even_mults
 from .losses import (CrossEntropyLossFlat, BCEWithLogitsLossFlat, BCELossFlat, MSELossFlat, L1LossFlat, LabelSmoothingCrossEntropy,
                            LabelSmoothingCrossEntropyFlat, FocalLoss, FocalLossFlat, DiceLoss, reduce_loss)
-from .data import DataLoaders, TensorDataLoader, dl_copy, random_split_mask
+from .data import DataLoaders, TensorDataLoader, dl_copy, random_split_mask, RandomSplitter
 from .datasets import digits_dls, digits_df, get_digits, digits_cnn
 from .optimizer import Adam, SGD, OptimWrapper, param_groups, trainable_params, norm_bias_params
 from .callback import (Callback, event, EVENTS, TrainEvalCallback, SkipToEpoch, CancelBatchException,
@@ -67,13 +67,13 @@ from .callback_logging import CSVLogger, ShowGraphCallback
 from .ema import EMACallback, ema_decay
 from .cli import demo
 
-# %% ../nbs/99_all.ipynb #a6c8b45d
+# %% ../nbs/99_all.ipynb #fd9930b0
 __all__ = ['os', 'math', 'torch', 'nn', 'F', 'np', 'pd', 'plt', 'Path', 'partial', 'tensor', 'L', 'noop', 'first', 'store_attr',
            'Image', 'models',
-           'default_device', 'to_device', 'find_bs', 'to_detach', 'to_cpu', 'to_np', 'params', 'Module',
+           'default_device', 'to_device', 'find_bs', 'to_detach', 'to_cpu', 'to_np', 'params', 'Module', 'even_mults',
            'CrossEntropyLossFlat', 'BCEWithLogitsLossFlat', 'BCELossFlat', 'MSELossFlat', 'L1LossFlat', 'LabelSmoothingCrossEntropy',
            'LabelSmoothingCrossEntropyFlat', 'FocalLoss', 'FocalLossFlat', 'DiceLoss',
-           'DataLoaders', 'TensorDataLoader', 'dl_copy', 'random_split_mask',
+           'DataLoaders', 'TensorDataLoader', 'dl_copy', 'random_split_mask', 'RandomSplitter',
            'digits_dls', 'digits_df', 'get_digits', 'digits_cnn',
            'Adam', 'SGD', 'OptimWrapper', 'param_groups', 'trainable_params', 'norm_bias_params',
            'Callback', 'event', 'EVENTS', 'TrainEvalCallback', 'SkipToEpoch', 'CancelBatchException',

@@ -14,7 +14,7 @@ from .core import default_device
 from .losses import CrossEntropyLossFlat, MSELossFlat
 
 # %% auto #0
-__all__ = ['TensorDataLoader', 'dl_copy', 'CategoryMap', 'DataLoaders', 'random_split_mask']
+__all__ = ['TensorDataLoader', 'dl_copy', 'CategoryMap', 'DataLoaders', 'RandomSplitter', 'random_split_mask']
 
 # %% ../nbs/02_data.ipynb #56438a78
 class TensorDataLoader:
@@ -184,14 +184,24 @@ def cuda(self:DataLoaders) -> DataLoaders:
     "Send the batches to the current CUDA device."
     return self.to('cuda')
 
-# %% ../nbs/02_data.ipynb #3b96f903
+# %% ../nbs/02_data.ipynb #5d3b8bc4
+def RandomSplitter(valid_pct:float=0.2, # fraction of the items for validation (rounded down)
+                   seed:int|None=None # makes the split reproducible
+                  ) -> callable:
+    "fastai's splitter: a function of the items that gives `(train_idx, valid_idx)`, a random `valid_pct` of them for validation."
+    if not 0 <= valid_pct < 1: raise ValueError(f"valid_pct must be in [0, 1), got {valid_pct}")
+    def _inner(o):
+        perm = torch.randperm(len(o), generator=torch.Generator().manual_seed(seed) if seed is not None else None).tolist()
+        cut = int(valid_pct * len(o))
+        return perm[cut:], perm[:cut]
+    return _inner
+
+# %% ../nbs/02_data.ipynb #a4b5e040
 def random_split_mask(n:int, # number of items
                       valid_pct:float=0.2, # fraction of them for validation (rounded down)
                       seed:int|None=None # makes the split reproducible
 ) -> list:
-    "Which of `n` items are validation: a random `valid_pct` of them (reproducible with `seed`, global RNG untouched)."
-    if not 0 <= valid_pct < 1: raise ValueError(f"valid_pct must be in [0, 1), got {valid_pct}")
-    g = torch.Generator().manual_seed(seed) if seed is not None else None
-    idx = torch.randperm(n, generator=g)[:int(valid_pct * n)]
-    mask = torch.zeros(n, dtype=torch.bool); mask[idx] = True
-    return mask.tolist()
+    "Which of `n` items are validation, as `RandomSplitter(valid_pct, seed)` splits them: a column such as `is_valid`."
+    mask = [False] * n
+    for i in RandomSplitter(valid_pct, seed)(range(n))[1]: mask[i] = True
+    return mask
