@@ -62,20 +62,20 @@ def _learn_prop(name:str) -> property:
         self.__dict__[name] = v   # set before the callback joins a Learner (in `__init__`): the callback's own
     return property(_get, _set, doc=f"The Learner's `{name}` (read-only here), unless the callback set its own in `__init__`")
 
-# %% ../nbs/04_callback.ipynb #0eaa9fb7
+# %% ../nbs/04_callback.ipynb #9c1fe0b2
 def _call(cb, f):
-    "Call `f` with the Learner when it has a required argument, else with none (as fastai calls it)."
-    ps = inspect.signature(f).parameters.values()
-    return f(cb.learn) if any(p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in ps) else f()
+    "Call `f` as a method of the callback `cb`, as fastai binds it; a function of no argument with none."
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.VAR_POSITIONAL)
+    return f(cb) if any(p.kind in positional for p in inspect.signature(f).parameters.values()) else f()
 
-# %% ../nbs/04_callback.ipynb #a08373bd
+# %% ../nbs/04_callback.ipynb #7d8dae7a
 class Callback:
-    "Base class of callbacks; `Callback(before_batch=f)` makes one from functions of the Learner (or of nothing)."
+    "Base class of callbacks; `Callback(before_batch=f)` makes one from functions, bound as its methods."
     order, run, run_train, run_valid, learn, inference = 0, True, True, True, None, False
     (model, opt, dls, dl, xb, yb, x, y, pred, loss, loss_grad, loss_func, training, epoch, n_epoch, iter, n_iter, train_iter,
      pct_train, metrics, recorder) = map(_learn_prop, ('model opt dls dl xb yb x y pred loss loss_grad loss_func training '
                                                        'epoch n_epoch iter n_iter train_iter pct_train metrics recorder').split())
-    def __init__(self, **handlers): # event name -> function of the Learner (or of nothing)
+    def __init__(self, **handlers): # event name -> function of the callback, as a method (or of nothing)
         for k, f in handlers.items():
             if k not in EVENTS: raise TypeError(f"{k!r} is not an event; events are {', '.join(EVENTS)}")
             setattr(self, k, partial(_call, self, f))

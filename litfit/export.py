@@ -151,7 +151,8 @@ def _loss_from_spec(spec:dict, device=None): # the device for its tensors (class
     for k, v in tensors.items(): setattr(lf, k, v)   # a torch loss's `weight` is a buffer: set through the Module
     return lf
 
-# %% ../nbs/16_export.ipynb #d5452a76
+# %% ../nbs/16_export.ipynb #08d17fbc
+_INPUT_DTYPES = ('float32', 'float64', 'float16', 'bfloat16', 'int64', 'int32', 'int16', 'int8', 'uint8', 'bool')
 def _data_spec(dls, example:tuple) -> dict:
     "What inference needs of the data: the preprocessing and the targets' meaning (no items)."
     spec = {'vocab': encode(list(dls.vocab)) if dls.vocab is not None else None, 'n_inp': dls.n_inp}
@@ -162,6 +163,7 @@ def _data_spec(dls, example:tuple) -> dict:
                 'item_tfms': [tfm_spec(t) for t in ref.dataset.item_tfms], 'batch_tfms': [tfm_spec(t) for t in ref.after_batch],
                 'reader': None if r is None else encode([r[0], str(r[1]), r[2], list(r[3]), r[4]])}
     inputs = [{'shape': list(x.shape[1:]), 'dtype': str(x.dtype).replace('torch.', '')} for x in example]
+    if bad := [i['dtype'] for i in inputs if i['dtype'] not in _INPUT_DTYPES]: raise NotExportable(f"export handles inputs of dtypes {_INPUT_DTYPES}, not {bad}")
     if len(inputs) > 1: spec['n_inp'] = len(inputs)   # new items are inputs only: `test_dl((x1, x2))` must not take x2 as a target
     return {**spec, 'kind': 'tensor', 'inputs': inputs, 'input_shape': inputs[0]['shape'], 'dtype': inputs[0]['dtype']}
 
@@ -175,10 +177,10 @@ def _reader_from_spec(r) -> tuple|None:
     if not ok: raise UnsafeFileError(f"Unknown table reader {r!r}")
     return (r[0], Path(r[1]), r[2], r[3], r[4])
 
-# %% ../nbs/16_export.ipynb #a9a21f55
+# %% ../nbs/16_export.ipynb #84176ff1
 def _empty_input(spec:dict) -> Tensor:
     "No items of one input, of the stored shape and a dtype from a fixed list."
-    dtype = spec['dtype'] if spec['dtype'] in ('float32', 'float64', 'float16', 'bfloat16', 'int64', 'uint8') else None
+    dtype = spec['dtype'] if spec['dtype'] in _INPUT_DTYPES else None
     if dtype is None: raise UnsafeFileError(f"Unknown input dtype {spec['dtype']!r}")
     return torch.zeros(0, *[int(s) for s in spec['shape']], dtype=getattr(torch, dtype))
 

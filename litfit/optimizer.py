@@ -83,27 +83,43 @@ def _torch_key(pg:dict, name:str, # fastai's name of the hyper
     if name == 'wd': return ('decoupled_wd' if 'decoupled_wd' in pg else 'weight_decay', None)
     return name, None
 
-# %% ../nbs/03_optimizer.ipynb #3c16377d
+# %% ../nbs/03_optimizer.ipynb #6c961c61
+def _check_hp_map(hp_map:dict|None, # torch's key -> fastai's name, `'betas__0'` for an element of a tuple
+                  pg:dict # a torch group of the optimizer
+                 ) -> dict:
+    "The entries of `hp_map` that name a value of this optimizer (the others left out, as fastai does); a bad element refused."
+    res = {}
+    for k, name in (hp_map or {}).items():
+        key, _, i = k.partition('__')
+        if key not in pg: continue
+        if (isinstance(pg[key], tuple) and i.isdigit() and int(i) < len(pg[key])) or (not i and not isinstance(pg[key], tuple)): res[k] = name
+        else: raise ValueError(f"hp_map entry {k!r} names no value of this optimizer: its {key!r} is {pg[key]!r} (name an element of a tuple as '{key}__0')")
+    return res
+
+# %% ../nbs/03_optimizer.ipynb #9b52ca89
 def _build_opt(params, opt, convert_groups:bool, kwargs:dict) -> torch.optim.Optimizer:
-    "The torch optimizer to wrap: `params` when it is one, else `opt(params, **kwargs)`, as fastai's `OptimWrapper` builds it."
-    if isinstance(params, torch.optim.Optimizer):
-        if opt is None and not kwargs: return params
-        raise TypeError(f"OptimWrapper got a built {type(params).__name__} and also {'opt' if opt is not None else list(kwargs)}: give one or the other")
-    if opt is None: raise TypeError("OptimWrapper needs a torch optimizer, built (`OptimWrapper(torch.optim.AdamW(params))`) or to build "
-                                    "(`OptimWrapper(params, torch.optim.AdamW, lr=1e-3)`, `opt_func=partial(OptimWrapper, opt=torch.optim.AdamW)`)")
-    params = list(params)
+    "The torch optimizer to wrap: a built one (`params` or `opt`), else `opt(params, **kwargs)`, as fastai's `OptimWrapper` builds it."
+    if isinstance(params, torch.optim.Optimizer) and opt is None: params, opt = None, params   # litfit's `OptimWrapper(built)`
+    if isinstance(opt, torch.optim.Optimizer):
+        if params is None and not kwargs: return opt
+        raise TypeError(f"OptimWrapper got a built {type(opt).__name__} and also {'params' if params is not None else list(kwargs)}: pass the built optimizer alone")
+    if opt is None or params is None:
+        raise TypeError("OptimWrapper needs a torch optimizer, built (`OptimWrapper(opt=torch.optim.AdamW(params))`) or to build "
+                        "(`OptimWrapper(params, torch.optim.AdamW, lr=1e-3)`, `opt_func=partial(OptimWrapper, opt=torch.optim.AdamW)`)")
+    params = [params] if isinstance(params, Tensor) else list(params)
     if convert_groups and params and isinstance(params[0], Sequence): params = [{'params': list(g)} for g in params]   # one group per list
     return opt(params, **kwargs)
 
-# %% ../nbs/03_optimizer.ipynb #1ded8f4b
+# %% ../nbs/03_optimizer.ipynb #aed39e39
 class OptimWrapper:
     "A `torch.optim` optimizer whose hyper-parameters are read and set by fastai's names, per litfit group."
-    def __init__(self, params, # a built `torch.optim` optimizer, or the parameters (or group dicts) to build `opt` on
-                 opt=None, # a `torch.optim` class to build on `params` (fastai's `partial(OptimWrapper, opt=torch.optim.AdamW)`)
+    def __init__(self, params=None, # the parameters (or group dicts) to build `opt` on; or a built `torch.optim` optimizer
+                 opt=None, # a `torch.optim` class to build on `params` (`partial(OptimWrapper, opt=torch.optim.AdamW)`), or a built optimizer
                  hp_map:dict|None=None, # torch's key -> fastai's name, for keys litfit does not know (fastai's form)
                  convert_groups:bool=True, # with a list of lists of parameters, one torch group per list
                  **kwargs): # `opt`'s arguments (`lr`, `momentum`...)
-        self.opt, self.scaler, self.hp_map = _build_opt(params, opt, convert_groups, kwargs), None, dict(hp_map or {})  # `scaler`: fp16's GradScaler
+        self.opt, self.scaler = _build_opt(params, opt, convert_groups, kwargs), None   # `scaler`: float16's GradScaler
+        self.hp_map = _check_hp_map(hp_map, self.opt.param_groups[0])
         for i, pg in enumerate(self.opt.param_groups): pg.setdefault('group', i); pg.setdefault('do_wd', True)
         self._index_groups()
 

@@ -320,7 +320,7 @@ def _check_valid_classes(labels:list, is_valid:list, where:str, fix:str):
     if only: raise ValueError(f"Classes whose images are all in the validation {where}, so the model could never predict them: "
                               f"{', '.join(map(str, only[:5]))}{' ...' if len(only) > 5 else ''}. {fix}, or pass every class with `vocab=[...]`")
 
-# %% ../nbs/12b_vision_data.ipynb #e1fbf2da
+# %% ../nbs/12b_vision_data.ipynb #a6df60eb
 @patch(cls_method=True)
 def from_folder(cls:ImageDataLoaders, path, # the folder to search
                 train:str='train', # the training images' subfolder (without `valid_pct`)
@@ -342,13 +342,16 @@ def from_folder(cls:ImageDataLoaders, path, # the folder to search
     if not files and not names: raise ValueError(f"No image files found under {path}")
     _check_split_folders(path, files, names)
     if names: is_valid = [f.relative_to(path).parts[0] == valid for f in files]
-    else: order, is_valid = _random_split(files, valid_pct, seed); files, is_valid = [files[i] for i in order], [is_valid[i] for i in order]
+    else:
+        if seed is None: seed = int(torch.randint(2**31 - 1, ()))   # one draw, for the check below and for `from_df`'s split
+        is_valid = _random_split(files, valid_pct, seed)[1]
     labels = [f.parent.name for f in files]
     if vocab is None: _check_valid_classes(labels, is_valid, *((f"folder {path / str(valid)}", "Move some of their images to the training set")
                                                                if names else ("split (`valid_pct`)", "Split with another `seed`")))
     df = pd.DataFrame({'fname': [f.relative_to(path).as_posix() for f in files], 'label': labels, 'is_valid': is_valid},
                       index=[str(f) for f in files])   # the messages name each file, not a row of this table
-    res = cls.from_df(df, path, valid_col='is_valid', y_block=CategoryBlock(vocab=vocab), item_tfms=item_tfms,
+    split = dict(valid_col='is_valid') if names else dict(valid_col=None, valid_pct=valid_pct, seed=seed)   # fastai's order
+    res = cls.from_df(df, path, **split, y_block=CategoryBlock(vocab=vocab), item_tfms=item_tfms,
                       batch_tfms=batch_tfms, img_cls=img_cls, **kwargs)
     res.label_func = _parent_name
     return res
