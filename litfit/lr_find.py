@@ -286,7 +286,7 @@ def lr_find(self:Learner, start_lr=1e-7, # the first learning rate (one value pe
     if show_plot: self.lr_find_result.plot()
     return self.lr_find_result.suggestions
 
-# %% ../nbs/10_lr_find.ipynb #afe631c7
+# %% ../nbs/10_lr_find.ipynb #b931c936
 def plot_lr_find(result:LRFindResult, # the curve and suggestions of an `lr_find`
                  skip_end:int=5, # points to leave out at the end
                  ax=None): # the axes to draw on (a new figure when None)
@@ -298,7 +298,8 @@ def plot_lr_find(result:LRFindResult, # the curve and suggestions of an `lr_find
     colors = plt.rcParams['axes.prop_cycle'].by_key()['color'][1:]
     pts = [(k, p) for k, p in result.points.items() if p is not None]
     for (name, (x, y)), c in zip(pts, colors * len(pts)):
-        ax.plot(x, y, 'o', color=c, label=f'{name}: {getattr(result.suggestions, name):.2e}')
+        lr = getattr(result.suggestions, name)   # `minimum` suggests a tenth of the rate its dot marks
+        ax.plot(x, y, 'o', color=c, label=f'{name}: {lr:.2e}' + ('' if np.isclose(x, lr) else f' (dot at {x:.2e})'))
     if pts: ax.legend(loc='best')
     return ax.figure
 
