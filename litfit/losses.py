@@ -81,11 +81,11 @@ class LabelSmoothingCrossEntropyFlat(LabelSmoothingCrossEntropy):
         super().__init__(eps, weight, reduction); self.axis = axis
     def forward(self, inp:Tensor, targ:Tensor) -> Tensor: return super().forward(*_classes_last(inp, targ, self.axis))
 
-# %% ../nbs/01_losses.ipynb #95d19b08
+# %% ../nbs/01_losses.ipynb #a7af9528
 class FocalLoss(_ClassLoss):
     "Cross-entropy of each item scaled by `(1 - p_t)**gamma`, `p_t` the probability of its true class."
     def __init__(self, gamma:float=2.0, # how fast confident items lose weight (0: cross-entropy)
-                 weight:Tensor|None=None, # a weight per class (the paper's alpha)
+                 weight:Tensor|None=None, # a weight per class on the cross-entropy (as fastai's; it enters `p_t` too, unlike the paper's alpha)
                  reduction:str='mean'): # 'mean', 'sum' or 'none'
         super().__init__()
         self.gamma, self.weight, self.reduction = gamma, weight, reduction
