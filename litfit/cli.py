@@ -43,7 +43,7 @@ def demo(epochs:int=8, # number of epochs of 1cycle
     print(f"validation accuracy {learn.recorder.values[-1][-1]:.4f}; plots written to {out/'loss.png'} and {out/'predictions.png'}")
     return learn
 
-# %% ../nbs/20_cli.ipynb #534bd3af
+# %% ../nbs/20_cli.ipynb #e9781ea2
 def main(argv:list|None=None # the arguments (`sys.argv[1:]` when None)
         ) -> int:
     "Entry point of the `litfit` command."
@@ -55,7 +55,7 @@ def main(argv:list|None=None # the arguments (`sys.argv[1:]` when None)
     p.add_argument('--lr', type=float, default=1e-2, help='peak learning rate of the 1cycle schedule (default 0.01)')
     p.add_argument('--bs', type=int, default=64, help='batch size (default 64)')
     p.add_argument('--out', default='litfit-demo', help='folder for loss.png and predictions.png (default litfit-demo)')
-    p.add_argument('--seed', type=int, default=42, help='seeds the weights, the split and the training order (default 42)')
+    p.add_argument('--seed', type=int, default=42, help='seeds the weights and the training order; the split is the fixed is_valid column (default 42)')
     p.add_argument('--data', default=None, help='parent folder for the digits files (default $LITFIT_DATA or ~/.litfit/data)')
     p.add_argument('--no-bar', action='store_true', help='no progress bars (they are off anyway when the output is not a terminal)')
     args = parser.parse_args(argv)

@@ -198,11 +198,11 @@ def detach_distributed(self:Learner):
     self.remove_cbs([c for c in self.cbs if isinstance(c, DistributedTrainer)]); self._add_back(rank0, before)
     return self
 
-# %% ../nbs/25_distributed.ipynb #75215e68
+# %% ../nbs/25_distributed.ipynb #a54b6e81
 @patch
 @contextmanager
 def distrib_ctx(self:Learner, sync_bn:bool=True, # convert BatchNorm layers to SyncBatchNorm (on CUDA)
-                in_notebook:bool=False): # print a line from rank 0 when training starts (as fastai does)
+                in_notebook:bool=False): # print a line from rank 0 on entering (fastai's flag also starts and ends the process group; `setup_distrib` does that here)
     "Inside a `torchrun` job: train and evaluate across all the processes; outside one, do nothing."
     self.to_distributed(sync_bn)
     if in_notebook and hasattr(self, '_distrib_undo') and rank_distrib() == 0: print(f"Training Learner on {num_distrib()} processes...")

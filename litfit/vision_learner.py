@@ -246,13 +246,24 @@ def _add_norm(dls, stats:tuple, n_in:int):
         tfms = getattr(dl, 'after_batch', None)
         if tfms is not None and not any(isinstance(t, Normalize) for t in tfms): tfms.append(Normalize.from_stats(*stats))
 
+# %% ../nbs/15_vision_learner.ipynb #85b0d79b
+def _weights_stats(arch, # a torchvision builder, or any callable returning a model
+                   weights=None # a torchvision weights enum or its name; the arch's default for a file or None
+                  ) -> tuple|None:
+    "The normalisation statistics `(mean, std)` that `arch`'s torchvision weights were trained with; None for other models."
+    try: enum = tvm.get_model_weights(arch)
+    except Exception: return None
+    w = weights if isinstance(weights, enum) else enum[weights] if isinstance(weights, str) and weights in enum.__members__ else enum.DEFAULT
+    t = w.transforms()
+    return (list(t.mean), list(t.std)) if hasattr(t, 'mean') and hasattr(t, 'std') else None
+
 # %% ../nbs/15_vision_learner.ipynb #33144daf
 def default_split(m:nn.Module # a `Sequential(body, head)`
                  ) -> list:
     "Two parameter groups: the body's and the head's."
     return [list(m[0].parameters()), list(m[1].parameters())]
 
-# %% ../nbs/15_vision_learner.ipynb #0c5c8233
+# %% ../nbs/15_vision_learner.ipynb #2f2e2737
 def vision_learner(dls, # the data
                    arch, # a torchvision builder (`resnet34`...) or its name, or any callable returning a model
                    normalize:bool=True, # add the pretrained weights' normalisation to the data
@@ -291,7 +302,8 @@ def vision_learner(dls, # the data
     arch = _arch(arch); meta = model_meta.get(arch, {})
     model = vision_model(arch, n_out, pretrained, weights, cut, n_in, init, custom_head, concat_pool=concat_pool, pool=pool,
                          lin_ftrs=lin_ftrs, ps=ps, first_bn=first_bn, bn_final=bn_final, lin_first=lin_first, y_range=y_range)
-    if normalize and pretrained and 'stats' in meta: _add_norm(dls, meta['stats'], n_in)
+    stats = meta.get('stats') or _weights_stats(arch, weights)
+    if normalize and pretrained and stats: _add_norm(dls, stats, n_in)
     learn = Learner(dls, model, loss_func=loss_func, opt_func=opt_func, lr=lr, splitter=splitter or meta.get('split', default_split),
                     cbs=cbs, metrics=metrics, path=path, model_dir=model_dir, wd=wd, wd_bn_bias=wd_bn_bias, train_bn=train_bn, moms=moms)
     if pretrained: learn.freeze()
