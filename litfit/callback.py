@@ -62,11 +62,12 @@ def _learn_prop(name:str) -> property:
         self.__dict__[name] = v   # set before the callback joins a Learner (in `__init__`): the callback's own
     return property(_get, _set, doc=f"The Learner's `{name}` (read-only here), unless the callback set its own in `__init__`")
 
-# %% ../nbs/04_callback.ipynb #9c1fe0b2
+# %% ../nbs/04_callback.ipynb #8f1a314d
 def _call(cb, f):
-    "Call `f` as a method of the callback `cb`, as fastai binds it; a function of no argument with none."
-    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.VAR_POSITIONAL)
-    return f(cb) if any(p.kind in positional for p in inspect.signature(f).parameters.values()) else f()
+    "Call `f` as a method of the callback `cb`, as fastai binds it; with no argument when its first one has a default, or it has none."
+    P = inspect.Parameter
+    ps = [p for p in inspect.signature(f).parameters.values() if p.kind in (P.POSITIONAL_ONLY, P.POSITIONAL_OR_KEYWORD, P.VAR_POSITIONAL)]
+    return f(cb) if ps and (ps[0].kind is P.VAR_POSITIONAL or ps[0].default is P.empty) else f()
 
 # %% ../nbs/04_callback.ipynb #7d8dae7a
 class Callback:

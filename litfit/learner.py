@@ -306,10 +306,12 @@ def _forward(self:Learner):
     try: return self.model(*self.xb)
     except Exception as e: raise prefix_error(e, _forward_note(self.model, self.xb) + _n_inp_note(self, e))
 
-# %% ../nbs/07_learner.ipynb #a9cda832
+# %% ../nbs/07_learner.ipynb #98206a5d
 def _n_inp_note(learn, e:Exception) -> str:
     "When the model missed or got extra arguments and `dls.n_inp` is unset: how the batch was split, and how to say otherwise."
-    about_forward = isinstance(e, TypeError) and 'forward()' in str(e) and 'positional argument' in str(e)   # not a call inside it
+    models = (learn.model, getattr(learn.model, 'module', None), getattr(learn.model, '_orig_mod', None))   # and wrapped ones
+    own = [f'{type(m).forward.__qualname__}()' for m in models if isinstance(m, nn.Module)]   # not a layer called inside it
+    about_forward = isinstance(e, TypeError) and 'positional argument' in str(e) and any(n in str(e) for n in own)
     if learn.dls.n_inp is not None or not learn.yb or not about_forward: return ''
     return (f". `dls.n_inp` is not set, so the batch's last item was taken as the target: {len(learn.xb)} input(s) and "
             f"{len(learn.yb)} target(s). Say how many items are inputs with `DataLoaders(..., n_inp=...)`, or set `dls.n_inp`")

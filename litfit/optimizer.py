@@ -83,7 +83,7 @@ def _torch_key(pg:dict, name:str, # fastai's name of the hyper
     if name == 'wd': return ('decoupled_wd' if 'decoupled_wd' in pg else 'weight_decay', None)
     return name, None
 
-# %% ../nbs/03_optimizer.ipynb #6c961c61
+# %% ../nbs/03_optimizer.ipynb #2ff8d3dc
 def _check_hp_map(hp_map:dict|None, # torch's key -> fastai's name, `'betas__0'` for an element of a tuple
                   pg:dict # a torch group of the optimizer
                  ) -> dict:
@@ -92,8 +92,9 @@ def _check_hp_map(hp_map:dict|None, # torch's key -> fastai's name, `'betas__0'`
     for k, name in (hp_map or {}).items():
         key, _, i = k.partition('__')
         if key not in pg: continue
-        if (isinstance(pg[key], tuple) and i.isdigit() and int(i) < len(pg[key])) or (not i and not isinstance(pg[key], tuple)): res[k] = name
-        else: raise ValueError(f"hp_map entry {k!r} names no value of this optimizer: its {key!r} is {pg[key]!r} (name an element of a tuple as '{key}__0')")
+        seq = isinstance(pg[key], (list, tuple))   # torch keeps a group's own `betas` as given, a list or a tuple
+        if (seq and i.isdigit() and int(i) < len(pg[key])) or (not i and not seq): res[k] = name
+        else: raise ValueError(f"hp_map entry {k!r} names no value of this optimizer: its {key!r} is {pg[key]!r} (name an element as '{key}__0')")
     return res
 
 # %% ../nbs/03_optimizer.ipynb #9b52ca89

@@ -320,7 +320,7 @@ def _check_valid_classes(labels:list, is_valid:list, where:str, fix:str):
     if only: raise ValueError(f"Classes whose images are all in the validation {where}, so the model could never predict them: "
                               f"{', '.join(map(str, only[:5]))}{' ...' if len(only) > 5 else ''}. {fix}, or pass every class with `vocab=[...]`")
 
-# %% ../nbs/12b_vision_data.ipynb #a6df60eb
+# %% ../nbs/12b_vision_data.ipynb #51678528
 @patch(cls_method=True)
 def from_folder(cls:ImageDataLoaders, path, # the folder to search
                 train:str='train', # the training images' subfolder (without `valid_pct`)
@@ -343,8 +343,9 @@ def from_folder(cls:ImageDataLoaders, path, # the folder to search
     _check_split_folders(path, files, names)
     if names: is_valid = [f.relative_to(path).parts[0] == valid for f in files]
     else:
-        if seed is None: seed = int(torch.randint(2**31 - 1, ()))   # one draw, for the check below and for `from_df`'s split
+        state = torch.get_rng_state()   # with seed=None, `from_df` draws the same permutation again, as fastai's split would
         is_valid = _random_split(files, valid_pct, seed)[1]
+        torch.set_rng_state(state)
     labels = [f.parent.name for f in files]
     if vocab is None: _check_valid_classes(labels, is_valid, *((f"folder {path / str(valid)}", "Move some of their images to the training set")
                                                                if names else ("split (`valid_pct`)", "Split with another `seed`")))
