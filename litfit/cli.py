@@ -18,7 +18,7 @@ from .vision_data import ImageDataLoaders
 # %% auto #0
 __all__ = ['demo', 'main']
 
-# %% ../nbs/20_cli.ipynb #b4fa2b44
+# %% ../nbs/20_cli.ipynb #4a3e9f50
 def demo(epochs:int=8, # number of epochs of 1cycle
          lr:float=1e-2, # its peak learning rate
          bs:int=64, # batch size
@@ -36,10 +36,10 @@ def demo(epochs:int=8, # number of epochs of 1cycle
     if not progress: learn.remove_cb(ProgressCallback)
     learn.fit_one_cycle(epochs, lr)
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    ax = learn.recorder.plot_loss(skip_start=0, show_epochs=True)
-    ax.figure.savefig(out / 'loss.png', dpi=100); plt.close(ax.figure)
-    fig = learn.show_results(max_n=24, shuffle=False, nrows=3)
-    fig.savefig(out / 'predictions.png', dpi=100); plt.close(fig)
+    learn.recorder.plot_loss(skip_start=0, show_epochs=True)
+    plt.savefig(out / 'loss.png', dpi=100); plt.close()
+    learn.show_results(max_n=24, shuffle=False, nrows=3)
+    plt.savefig(out / 'predictions.png', dpi=100); plt.close()
     print(f"validation accuracy {learn.recorder.values[-1][-1]:.4f}; plots written to {out/'loss.png'} and {out/'predictions.png'}")
     return learn
 

@@ -83,7 +83,7 @@ def _label(v) -> str:
     if isinstance(v, (list, tuple)): return ';'.join(map(_label, v))
     return f'{v:.2f}' if isinstance(v, float) else str(v)
 
-# %% ../nbs/19b_interpret.ipynb #cba332e9
+# %% ../nbs/19b_interpret.ipynb #3d30e18b
 @patch
 def plot_top_losses(self:Interpretation, k, # how many, or a list or range of ranks
                     largest:bool=True, # the largest losses (else the smallest)
@@ -98,7 +98,6 @@ def plot_top_losses(self:Interpretation, k, # how many, or a list or range of ra
               for i, (p, t, l) in enumerate(zip(self.learn._decode(dec), self.learn._decode(targs), losses.tolist()))]
     fig = show_images(_images(self.dl, inps), titles, **kwargs)
     fig.suptitle('Prediction/Actual/Loss' + ('' if probs is None else '/Probability')); fig.tight_layout()
-    return fig
 
 # %% ../nbs/19b_interpret.ipynb #e175a3a8
 class ClassificationInterpretation(Interpretation):
@@ -145,7 +144,7 @@ def most_confused(self:ClassificationInterpretation, min_val:int=1 # the fewest 
     res = [(self.vocab[i], self.vocab[j], int(cm[i, j])) for i, j in zip(*np.where(cm >= min_val))]
     return sorted(res, key=itemgetter(2), reverse=True)
 
-# %% ../nbs/19b_interpret.ipynb #b3b5cc0c
+# %% ../nbs/19b_interpret.ipynb #c30a0d43
 @patch
 def plot_confusion_matrix(self:ClassificationInterpretation, normalize:bool=False, # each row as fractions of the class
                           title:str='Confusion matrix', # the figure's title
@@ -166,7 +165,6 @@ def plot_confusion_matrix(self:ClassificationInterpretation, normalize:bool=Fals
             ax.text(j, i, f'{cm[i, j]:.{norm_dec}f}' if normalize else f'{cm[i, j]}', ha='center', va='center',
                     color='white' if cm[i, j] > cm.max() / 2 else 'black')
     ax.set(ylabel='Actual', xlabel='Predicted', ylim=(len(self.vocab) - .5, -.5)); ax.grid(False); fig.tight_layout()
-    return fig
 
 # %% ../nbs/19b_interpret.ipynb #fefb219e
 @patch

@@ -303,10 +303,10 @@ def plot_lr_find(result:LRFindResult, # the curve and suggestions of an `lr_find
     if pts: ax.legend(loc='best')
     return ax.figure
 
-# %% ../nbs/10_lr_find.ipynb #8ee65058
+# %% ../nbs/10_lr_find.ipynb #1bf969c0
 @patch
 def plot_lr_find(self:Recorder, skip_end:int=5, # points to leave out at the end
-                 return_fig:bool=True, # return the figure
+                 return_fig:bool=False, # return the figure (fastai's does nothing with it, and returns None)
                  suggestions=None, # learning rates to mark (the last run's suggestions when None)
                  nms=None, # their names (`suggestion 0`, ... when None)
                  ax=None): # the axes to draw on (a new figure when None)

@@ -262,7 +262,7 @@ def predict(self:Learner, item, # image data: a file or an image in memory; else
     res = (_first(dec) if isinstance(dec, (tuple, dict)) else self._decode(dec)[0], _first(dec), _first(preds))
     return (_first(inp),) + res if with_input else res
 
-# %% ../nbs/08_predict.ipynb #46ca6250
+# %% ../nbs/08_predict.ipynb #2cd61433
 @patch
 def show_results(self:Learner, ds_idx:int=1, # which of `dls` (1: the validation set)
                  dl=None, # or this loader
@@ -274,7 +274,7 @@ def show_results(self:Learner, ds_idx:int=1, # which of `dls` (1: the validation
         raise TypeError(f"{type(self.dls).__name__} cannot draw its items: show_results needs data that can (ImageDataLoaders)")
     b = next(iter(dl_copy(self._loader(ds_idx, dl), shuffle=shuffle, drop_last=False)))
     inp, preds, targs, dec = self.get_preds(dl=[tuple(t[:max_n] for t in b)], with_input=True, with_decoded=True)
-    return self.dls.show_results(inp, targs, dec, **kwargs)
+    self.dls.show_results(inp, targs, dec, **kwargs)
 
 # %% ../nbs/08_predict.ipynb #5fa53a42
 def _leaves(model) -> list: return [(n, m) for n, m in model.named_modules() if not list(m.children())]

@@ -160,7 +160,7 @@ def table(self:Recorder):
     names = [n for n in self.metric_names if n not in ('epoch', 'time')]
     return pd.DataFrame(self.values, columns=names, index=pd.Index(self.epochs, name='epoch'))
 
-# %% ../nbs/06_recorder.ipynb #8feb734a
+# %% ../nbs/06_recorder.ipynb #0551bf0f
 @patch
 def plot_loss(self:Recorder, skip_start:int=5, # batches to leave out at the start
               with_valid:bool=True, # plot the validation loss too
@@ -177,7 +177,6 @@ def plot_loss(self:Recorder, skip_start:int=5, # batches to leave out at the sta
         ax.plot(self.iters, [v[i] for v in self.values], 'o-', label='valid')
     if log: ax.set_yscale('log')
     ax.set_xlabel('batches'); ax.set_ylabel('loss'); ax.legend()
-    return ax
 
 # %% ../nbs/06_recorder.ipynb #ca49e9fa
 @patch

@@ -144,7 +144,7 @@ def _resolve(self:ParamScheduler):
     last = lambda name: next((pg for pg in opt.groups[-1] if pg['do_wd']), opt.groups[-1][0]) if name == 'wd' else opt.groups[-1][0]
     self._readers = [(self.hps[name], (last(name), *_torch_key(last(name), name, opt.hp_map))) for name in self.scheds]
 
-# %% ../nbs/09_schedule.ipynb #8a44f6a5
+# %% ../nbs/09_schedule.ipynb #c6988d13
 @patch
 def plot_sched(self:Recorder, keys:list|None=None, # hypers to plot (all recorded ones when None)
                figsize:tuple|None=None): # the figure size (6x4 inches per panel when None)
@@ -156,7 +156,6 @@ def plot_sched(self:Recorder, keys:list|None=None, # hypers to plot (all recorde
     fig, axs = plt.subplots(rows, cols, figsize=figsize or (6 * cols, 4 * rows), squeeze=False)
     for ax, k in zip(axs.flat, keys): ax.plot(self.hps[k]); ax.set_title(k); ax.set_xlabel('batch')
     for ax in axs.flat[len(keys):]: ax.set_visible(False)
-    return fig
 
 # %% ../nbs/09_schedule.ipynb #031d5b66
 @patch
