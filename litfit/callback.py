@@ -62,14 +62,14 @@ def _learn_prop(name:str) -> property:
         self.__dict__[name] = v   # set before the callback joins a Learner (in `__init__`): the callback's own
     return property(_get, _set, doc=f"The Learner's `{name}` (read-only here), unless the callback set its own in `__init__`")
 
-# %% ../nbs/04_callback.ipynb #8f1a314d
-def _call(cb, f):
-    "Call `f` as a method of the callback `cb`, as fastai binds it; with no argument when its first one has a default, or it has none."
+# %% ../nbs/04_callback.ipynb #28bb0a29
+def _bind(cb, f):
+    "`f` bound as a method of the callback `cb`, as fastai binds it; `f` itself when its first argument has a default, or it has none."
     P = inspect.Parameter
     ps = [p for p in inspect.signature(f).parameters.values() if p.kind in (P.POSITIONAL_ONLY, P.POSITIONAL_OR_KEYWORD, P.VAR_POSITIONAL)]
-    return f(cb) if ps and (ps[0].kind is P.VAR_POSITIONAL or ps[0].default is P.empty) else f()
+    return partial(f, cb) if ps and (ps[0].kind is P.VAR_POSITIONAL or ps[0].default is P.empty) else f
 
-# %% ../nbs/04_callback.ipynb #7d8dae7a
+# %% ../nbs/04_callback.ipynb #c552ac33
 class Callback:
     "Base class of callbacks; `Callback(before_batch=f)` makes one from functions, bound as its methods."
     order, run, run_train, run_valid, learn, inference = 0, True, True, True, None, False
@@ -79,7 +79,7 @@ class Callback:
     def __init__(self, **handlers): # event name -> function of the callback, as a method (or of nothing)
         for k, f in handlers.items():
             if k not in EVENTS: raise TypeError(f"{k!r} is not an event; events are {', '.join(EVENTS)}")
-            setattr(self, k, partial(_call, self, f))
+            setattr(self, k, _bind(self, f))   # the signature is read once, not at every event
     @property
     def name(self) -> str:
         "The attribute the Learner exposes it as: the snake-case class name without `Callback`."

@@ -197,12 +197,18 @@ def RandomSplitter(valid_pct:float=0.2, # fraction of the items for validation (
         return L(perm[cut:]), L(perm[:cut])
     return _inner
 
-# %% ../nbs/02_data.ipynb #a4b5e040
+# %% ../nbs/02_data.ipynb #b6bab42a
+def _random_split(items, valid_pct:float, seed:int|None) -> tuple:
+    "`(order, is_valid)`: fastai's `RandomSplitter` order (the training items' indices, then the validation ones'), and which are validation."
+    train, valid = RandomSplitter(valid_pct, seed)(items)
+    is_valid = [False] * len(items)
+    for i in valid: is_valid[i] = True
+    return train + valid, is_valid
+
+# %% ../nbs/02_data.ipynb #e9f5bf39
 def random_split_mask(n:int, # number of items
                       valid_pct:float=0.2, # fraction of them for validation (rounded down)
                       seed:int|None=None # makes the split reproducible
 ) -> list:
     "Which of `n` items are validation, as `RandomSplitter(valid_pct, seed)` splits them: a column such as `is_valid`."
-    mask = [False] * n
-    for i in RandomSplitter(valid_pct, seed)(range(n))[1]: mask[i] = True
-    return mask
+    return _random_split(range(n), valid_pct, seed)[1]

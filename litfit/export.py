@@ -397,7 +397,7 @@ def _metrics_from_spec(specs:list) -> list:
     if bad: raise UnsafeFileError(f"Unknown metrics {bad[:3]}: an export names litfit's metric functions only")
     return [getattr(metrics_mod, sp['factory'])(**decode(sp['kwargs'])) if isinstance(sp, dict) else getattr(metrics_mod, sp) for sp in specs]
 
-# %% ../nbs/16_export.ipynb #46aad5dd
+# %% ../nbs/16_export.ipynb #048ad9a4
 @patch
 def export(self:Learner, fname='export.pkl', # the file, under `learn.path` (fastai's name; the file is a zip, not a pickle)
            factory=None, # the function that builds the model, or `'module:function'`, or `(either, kwargs)`; litfit's own when None
@@ -405,9 +405,10 @@ def export(self:Learner, fname='export.pkl', # the file, under `learn.path` (fas
     "Write what inference needs (model, preprocessing, classes, loss) as safetensors and JSON; return the path."
     from safetensors.torch import save as st_save
     example = _example_input(self.dls)
+    data = _data_spec(self.dls, example)   # inputs `load_learner` could not rebuild are refused before the model is traced
     spec, tensors, program = self._model_spec(example, factory, trust)
     manifest = {'format': 'litfit-export', 'version': 1, 'litfit': litfit.__version__, 'torch': torch.__version__,
-                'model': spec, 'data': _data_spec(self.dls, example), 'loss': _loss_spec(self.loss_func),
+                'model': spec, 'data': data, 'loss': _loss_spec(self.loss_func),
                 'metrics': _metrics_spec(self.metrics), 'splitter': _splitter_spec(self.splitter)}
     def write(f):
         with zipfile.ZipFile(f, 'w', zipfile.ZIP_DEFLATED) as z:
