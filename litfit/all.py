@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/99_all.ipynb #013ca286
+# %% ../nbs/99_all.ipynb #bfdb0c41
 import os, math
 import torch, numpy as np, pandas as pd
 import torch.nn.functional as F
@@ -51,7 +51,10 @@ from .persist import UnsafeFileError, load_plain
 from .transfer import BnFreeze
 from .vision_learner import (vision_learner, cnn_learner, create_head, create_body, AdaptiveConcatPool2d, SigmoidRange,
     model_meta, resnet18, resnet34, resnet50, resnet101, resnet152, resnext50_32x4d, wide_resnet50_2, densenet121, densenet161,
-    densenet169, densenet201, vgg11_bn, vgg13_bn, vgg16_bn, vgg19_bn, alexnet, squeezenet1_0, squeezenet1_1)
+    densenet169, densenet201, vgg11_bn, vgg13_bn, vgg16_bn, vgg19_bn, alexnet, squeezenet1_0, squeezenet1_1, load_weights_file)
+from .xresnet import (NormType, ConvLayer, ResBlock, XResNet, init_cnn, init_linear, AvgPool, MaxPool, AdaptiveAvgPool,
+    xresnet18, xresnet34, xresnet50, xresnet101, xresnet152, xresnet18_deep, xresnet34_deep, xresnet50_deep, xresnet18_deeper,
+    xresnet34_deeper, xresnet50_deeper)
 from .export import load_learner
 from .checkpoint import TrackerCallback, SaveModelCallback, EarlyStoppingCallback, ReduceLROnPlateau, Checkpoint
 from .tta import augmented
@@ -67,7 +70,7 @@ from .callback_logging import CSVLogger, ShowGraphCallback
 from .ema import EMACallback, ema_decay
 from .cli import demo
 
-# %% ../nbs/99_all.ipynb #fd9930b0
+# %% ../nbs/99_all.ipynb #fdfe7421
 __all__ = ['os', 'math', 'torch', 'nn', 'F', 'np', 'pd', 'plt', 'Path', 'partial', 'tensor', 'L', 'noop', 'first', 'store_attr',
            'Image', 'models',
            'default_device', 'to_device', 'find_bs', 'to_detach', 'to_cpu', 'to_np', 'params', 'Module', 'even_mults',
@@ -99,7 +102,9 @@ __all__ = ['os', 'math', 'torch', 'nn', 'F', 'np', 'pd', 'plt', 'Path', 'partial
            'vision_learner', 'cnn_learner', 'create_head', 'create_body', 'AdaptiveConcatPool2d', 'SigmoidRange', 'model_meta',
            'resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152', 'resnext50_32x4d', 'wide_resnet50_2', 'densenet121',
            'densenet161', 'densenet169', 'densenet201', 'vgg11_bn', 'vgg13_bn', 'vgg16_bn', 'vgg19_bn', 'alexnet', 'squeezenet1_0',
-           'squeezenet1_1', 'load_learner', 'TrackerCallback', 'SaveModelCallback', 'EarlyStoppingCallback', 'ReduceLROnPlateau',
+           'squeezenet1_1', 'load_weights_file', 'NormType', 'ConvLayer', 'ResBlock', 'XResNet', 'init_cnn', 'init_linear', 'AvgPool',
+           'MaxPool', 'AdaptiveAvgPool', 'xresnet18', 'xresnet34', 'xresnet50', 'xresnet101', 'xresnet152', 'xresnet18_deep',
+           'xresnet34_deep', 'xresnet50_deep', 'xresnet18_deeper', 'xresnet34_deeper', 'xresnet50_deeper', 'load_learner', 'TrackerCallback', 'SaveModelCallback', 'EarlyStoppingCallback', 'ReduceLROnPlateau',
            'Checkpoint', 'augmented', 'NoneReduce', 'reduce_loss', 'MixHandler', 'MixUp', 'CutMix', 'Interpretation',
            'ClassificationInterpretation', 'num_distrib', 'rank_distrib', 'distrib_barrier', 'setup_distrib',
            'teardown_distrib', 'rank0_first', 'DistributedDL', 'DistributedTrainer', 'gather_batch', 'ParallelTrainer', 'notebook_launcher', 'set_seed', 'AMPMode',
