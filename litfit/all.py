@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/99_all.ipynb #bfdb0c41
+# %% ../nbs/99_all.ipynb #ed02f37a
 import os, math
 import torch, numpy as np, pandas as pd
 import torch.nn.functional as F
@@ -46,7 +46,7 @@ from .vision_transforms import (Transform, CropPad, RandomCrop, OldRandomCrop, R
     RandomResizedCropGPU, Brightness, Contrast, show_image, show_images)
 from .vision_core import PILImage, PILImageBW, ImageDataset, TfmdDL, load_image, image_tensor, get_image_files, verify_images
 from .vision_targets import CategoryBlock, MultiCategoryBlock, RegressionBlock
-from .vision_data import ImageDataLoaders
+from .vision_data import ImageDataLoaders, parent_label, RegexLabeller, using_attr
 from .persist import UnsafeFileError, load_plain
 from .transfer import BnFreeze
 from .vision_learner import (vision_learner, cnn_learner, create_head, create_body, AdaptiveConcatPool2d, SigmoidRange,
@@ -70,7 +70,7 @@ from .callback_logging import CSVLogger, ShowGraphCallback
 from .ema import EMACallback, ema_decay
 from .cli import demo
 
-# %% ../nbs/99_all.ipynb #fdfe7421
+# %% ../nbs/99_all.ipynb #dbcccca8
 __all__ = ['os', 'math', 'torch', 'nn', 'F', 'np', 'pd', 'plt', 'Path', 'partial', 'tensor', 'L', 'noop', 'first', 'store_attr',
            'Image', 'models',
            'default_device', 'to_device', 'find_bs', 'to_detach', 'to_cpu', 'to_np', 'params', 'Module', 'even_mults',
@@ -98,7 +98,7 @@ __all__ = ['os', 'math', 'torch', 'nn', 'F', 'np', 'pd', 'plt', 'Path', 'partial
            'IntToFloatTensor', 'Normalize', 'imagenet_stats', 'aug_transforms', 'Flip', 'Dihedral', 'Rotate', 'Zoom',
            'Warp', 'RandomResizedCropGPU', 'Brightness', 'Contrast', 'show_image', 'show_images',
            'PILImage', 'PILImageBW', 'ImageDataset', 'TfmdDL', 'load_image', 'image_tensor', 'get_image_files', 'verify_images',
-           'CategoryBlock', 'MultiCategoryBlock', 'RegressionBlock', 'ImageDataLoaders', 'UnsafeFileError', 'load_plain', 'BnFreeze',
+           'CategoryBlock', 'MultiCategoryBlock', 'RegressionBlock', 'ImageDataLoaders', 'parent_label', 'RegexLabeller', 'using_attr', 'UnsafeFileError', 'load_plain', 'BnFreeze',
            'vision_learner', 'cnn_learner', 'create_head', 'create_body', 'AdaptiveConcatPool2d', 'SigmoidRange', 'model_meta',
            'resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152', 'resnext50_32x4d', 'wide_resnet50_2', 'densenet121',
            'densenet161', 'densenet169', 'densenet201', 'vgg11_bn', 'vgg13_bn', 'vgg16_bn', 'vgg19_bn', 'alexnet', 'squeezenet1_0',

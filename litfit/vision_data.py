@@ -20,7 +20,7 @@ from .vision_targets import (CategoryBlock, MultiCategoryBlock, RegressionBlock,
     _read_labels, _sorted, _valid_mask, _warn_no_delim)
 
 # %% auto #0
-__all__ = ['LoaderArgs', 'ImageDataLoaders']
+__all__ = ['LoaderArgs', 'ImageDataLoaders', 'parent_label', 'RegexLabeller', 'using_attr']
 
 # %% ../nbs/12b_vision_data.ipynb #3c6570d5
 @dataclass
@@ -209,10 +209,11 @@ def show_batch(self:ImageDataLoaders, b=None, # a batch (the first of `self[dl_i
     "Draw a decoded batch of the loader `dl_idx` (the training one by default) with its labels as titles."
     return self[dl_idx].show_batch(b, max_n, ctxs, show, unique, **kwargs)
 
-# %% ../nbs/12b_vision_data.ipynb #1a137eab
-def _parent_name(f) -> str:
-    "The name of the folder `f` is in: `from_folder`'s label."
-    return Path(f).parent.name
+# %% ../nbs/12b_vision_data.ipynb #dc1687c3
+def parent_label(o # a file's path
+                ) -> str:
+    "The name of the folder `o` is in: the label `from_folder` gives (fastai's `parent_label`)."
+    return Path(o).parent.name
 
 # %% ../nbs/12b_vision_data.ipynb #200b6f22
 def _regex_label(pat:str, text, f) -> str:
@@ -312,7 +313,7 @@ def _check_valid_classes(labels:list, is_valid:list, where:str, fix:str):
     if only: raise ValueError(f"Classes whose images are all in the validation {where}, so the model could never predict them: "
                               f"{', '.join(map(str, only[:5]))}{' ...' if len(only) > 5 else ''}. {fix}, or pass every class with `vocab=[...]`")
 
-# %% ../nbs/12b_vision_data.ipynb #51678528
+# %% ../nbs/12b_vision_data.ipynb #b737fe50
 @patch(cls_method=True)
 def from_folder(cls:ImageDataLoaders, path, # the folder to search
                 train:str='train', # the training images' subfolder (without `valid_pct`)
@@ -346,7 +347,7 @@ def from_folder(cls:ImageDataLoaders, path, # the folder to search
     split = dict(valid_col='is_valid') if names else dict(valid_col=None, valid_pct=valid_pct, seed=seed)   # fastai's order
     res = cls.from_df(df, path, **split, y_block=CategoryBlock(vocab=vocab), item_tfms=item_tfms,
                       batch_tfms=batch_tfms, img_cls=img_cls, **kwargs)
-    res.label_func = _parent_name
+    res.label_func = parent_label
     return res
 
 # %% ../nbs/12b_vision_data.ipynb #dfb099e5
@@ -465,3 +466,25 @@ def from_name_re(cls:ImageDataLoaders, path, # folder of the files (and `dls.pat
                          item_tfms=item_tfms, batch_tfms=batch_tfms, img_cls=img_cls, **kwargs)
     res.label_func = partial(_regex_label, pat, lambda f: Path(f).name)
     return res
+
+# %% ../nbs/12b_vision_data.ipynb #2b6de74a
+class RegexLabeller:
+    "Label a file with the first group of `pat` in its path (fastai's labeller for `from_path_func`)."
+    def __init__(self, pat:str, # a regular expression whose first group is the label
+                 match:bool=False): # match it from the start of the path (`re.match`) rather than search it (`re.search`)
+        self.pat, self.match = re.compile(pat), match
+    def __call__(self, o) -> str:
+        s = str(o).replace(os.sep, '/')
+        m = (self.pat.match if self.match else self.pat.search)(s)
+        if m is None or not m.groups():
+            raise ValueError(f"The pattern {self.pat.pattern!r} {'does not match' if m is None else 'has no group (the label) in its match of'} {s!r}")
+        return m.group(1)
+
+# %% ../nbs/12b_vision_data.ipynb #ba79b1f4
+def _using_attr(f, attr:str, x): return f(getattr(x, attr))
+
+# %% ../nbs/12b_vision_data.ipynb #9ca7430b
+def using_attr(f, # a labelling function
+               attr:str): # the attribute of the item it is given: `'name'` for a file's name
+    "`f` applied to the item's attribute `attr`: `using_attr(RegexLabeller(pat), 'name')` labels a file by its name."
+    return partial(_using_attr, f, attr)
