@@ -1,0 +1,145 @@
+"""litfit's numbers against fastai's: the same model, the same weights, the same batches, in one process.
+
+fastai is not a dependency of litfit; install it next to litfit to run this (`pip install fastai`, in a virtual
+environment of its own: fastai 2.8 needs fastcore 2, which litfit's nbdev 2 development set-up does not take).
+
+1. The loop and the schedules: `fit`, `fit_one_cycle`, `fit_flat_cos` and `fit_sgdr` on the digits CNN, from the same
+   initial weights, over the same unshuffled batches, with fastai's default optimizer (Adam) in both. Compared: the
+   learning rate and the loss of every training batch, the validation loss and accuracy of every epoch, and the
+   final weights.
+2. `lr_find`: the four suggestions (`minimum`, `steep`, `valley`, `slide`).
+3. Ten metrics from `validate()` on the same trained weights.
+4. `MixUp` and `CutMix` for one epoch: the loss of each mixed batch, computed by litfit from the weights fastai had
+   at that batch. torch's `DataLoader`, inside fastai's, draws a seed from torch's global generator at each pass, and
+   litfit's loader does not, so a callback seeds the generator before each batch in both.
+5. `vision_learner` (resnet18, xresnet18, xresnet50, not pretrained) and the eleven XResNet builders: the state-dict
+   keys, the outputs of the same weights, and the parameter groups.
+
+Prints one line per check: the largest absolute difference, and `same` when it is within float32 rounding (1e-5).
+The train_loss column is left out on purpose: fastai reports the smoothed loss at the end of the epoch, and litfit the
+epoch's mean (litfit keeps the smoothed loss in `recorder.losses`).
+
+    python bench/fastai_parity.py
+"""
+import copy, warnings
+import numpy as np
+import torch
+warnings.filterwarnings('ignore')
+try: import fastai.vision.all as fa
+except ImportError as e: raise SystemExit(f"This script compares litfit with fastai, which is not installed here ({e}): `pip install fastai`")
+import litfit.all as lf
+from litfit.datasets import digits_arrays
+
+torch.set_num_threads(1)
+images, labels = digits_arrays()
+X = images.float().div(255).unsqueeze(1)
+DATA = X[:1400], labels[:1400], X[1400:], labels[1400:]
+torch.manual_seed(0)
+MODEL = lf.digits_cnn()
+rows = []
+
+def report(check:str, diff:float):
+    rows.append((check, diff))
+    print(f"{check:62s} {diff:10.2e}  {'same' if diff <= 1e-5 else 'DIFFERENT'}", flush=True)
+
+def learners(cbs_fa=(), cbs_lf=(), metrics_fa=(), metrics_lf=(), model=MODEL) -> tuple:
+    "A fastai and a litfit Learner of copies of `model` on the same unshuffled batches (64 for training, 128 for validation)."
+    xt, yt, xv, yv = DATA
+    fdls = fa.DataLoaders(fa.TfmdDL(list(zip(xt, yt)), bs=64, shuffle=False, drop_last=True),
+                          fa.TfmdDL(list(zip(xv, yv)), bs=128, shuffle=False), device='cpu')
+    ldls = lf.DataLoaders(lf.TensorDataLoader(xt, yt, bs=64, drop_last=True), lf.TensorDataLoader(xv, yv, bs=128), device='cpu')
+    a = fa.Learner(fdls, copy.deepcopy(model), loss_func=fa.CrossEntropyLossFlat(), metrics=list(metrics_fa), cbs=list(cbs_fa))
+    b = lf.Learner(ldls, copy.deepcopy(model), loss_func=lf.CrossEntropyLossFlat(), metrics=list(metrics_lf), cbs=list(cbs_lf))
+    return a, b
+
+def batch_losses(lib, store:list):
+    "A callback of `lib` that keeps the loss of every training batch."
+    class BatchLosses(lib.Callback):
+        order = 100
+        def after_loss(self):
+            if self.training: store.append(self.learn.loss.item())
+    return BatchLosses()
+
+def reseed(lib):
+    "A callback of `lib` that seeds torch's generator before each batch, with the batch's number."
+    class Reseed(lib.Callback):
+        order = -5
+        def before_batch(self): torch.manual_seed(1000 + self.learn.iter)
+    return Reseed()
+
+def weights_diff(m1, m2) -> float:
+    s1, s2 = m1.state_dict(), m2.state_dict()
+    return max((s1[k].float() - s2[k].float()).abs().max().item() for k in s1)
+
+# 1. the loop and the schedules
+for method, args in [('fit', (2, 1e-3)), ('fit_one_cycle', (3, 1e-2)), ('fit_flat_cos', (2, 1e-2)), ('fit_sgdr', (2, 1, 1e-2))]:
+    la, lb = [], []
+    a, b = learners([batch_losses(fa, la)], [batch_losses(lf, lb)], [fa.accuracy], [lf.accuracy])
+    for learn in (a, b):
+        with learn.no_bar(), learn.no_logging(): getattr(learn, method)(*args)
+    report(f"{method}: learning rate of each of {len(la)} batches", np.abs(np.array(a.recorder.lrs) - np.array(b.recorder.lrs)).max())
+    report(f"{method}: loss of each batch", np.abs(np.array(la) - np.array(lb)).max())
+    report(f"{method}: valid_loss and accuracy of each epoch", np.abs(np.array(a.recorder.values)[:, 1:] - np.array(b.recorder.values)[:, 1:]).max())
+    report(f"{method}: final weights", weights_diff(a.model, b.model))
+
+# 2. lr_find
+a, b = learners()
+with a.no_bar(), a.no_logging(): sa = a.lr_find(suggest_funcs=(fa.minimum, fa.steep, fa.valley, fa.slide), show_plot=False)
+with b.no_bar(), b.no_logging(): sb = b.lr_find(suggest_funcs=(lf.minimum, lf.steep, lf.valley, lf.slide), show_plot=False)
+report("lr_find: minimum, steep, valley and slide", max(abs(float(x) - float(y)) for x, y in zip(sa, sb)))
+
+# 3. metrics on the same trained weights
+trained = copy.deepcopy(MODEL)
+_, t = learners(model=trained)
+with t.no_bar(), t.no_logging(): t.fit_one_cycle(2, 1e-2)
+names = ['accuracy', 'error_rate', 'top_k_accuracy']
+mets = lambda lib: [lib.accuracy, lib.error_rate, lib.top_k_accuracy, lib.F1Score(average='macro'), lib.Precision(average='macro'),
+                    lib.Recall(average='weighted'), lib.MatthewsCorrCoef(), lib.CohenKappa(), lib.BalancedAccuracy(), lib.RocAuc()]
+a, b = learners(metrics_fa=mets(fa), metrics_lf=mets(lf), model=t.model)
+with a.no_bar(): va = a.validate()
+vb = b.validate()
+report("validate: loss and 10 metrics (accuracy ... RocAuc)", max(abs(float(x) - float(y)) for x, y in zip(va, vb)))
+
+# 4. MixUp and CutMix
+def weights_of(lib, states:list, take:bool):
+    "A callback of `lib` that records the weights before each batch (`take`), or loads the recorded ones."
+    class Weights(lib.Callback):
+        order = -4
+        def before_batch(self):
+            if take: states.append(copy.deepcopy(self.learn.model.state_dict()))
+            else: self.learn.model.load_state_dict(states[self.learn.iter])
+    return Weights()
+for fcb, lcb in [(fa.MixUp(), lf.MixUp()), (fa.CutMix(), lf.CutMix())]:
+    la, lb, lc, states = [], [], [], []
+    a, b = learners([reseed(fa), weights_of(fa, states, True), fcb, batch_losses(fa, la)], [reseed(lf), lcb, batch_losses(lf, lb)])
+    _, c = learners(cbs_lf=[reseed(lf), weights_of(lf, states, False), type(lcb)(), batch_losses(lf, lc)])
+    for learn in (a, b, c):
+        with learn.no_bar(), learn.no_logging(): learn.fit(1, 1e-3)
+    report(f"{type(fcb).__name__}: loss of each of {len(la)} batches, from fastai's weights", np.abs(np.array(la) - np.array(lc)).max())
+    print(f"{'':4s}(trained on their own, the losses differ at most by {np.abs(np.array(la) - np.array(lb)).max():.1e}: the optimizers "
+          "round differently by about 1e-8, and a ReLU input within 1e-6 of zero can flip)")
+
+# 5. models
+x, y = torch.rand(8, 3, 64, 64), torch.arange(8) % 4
+fdls = fa.DataLoaders(fa.TfmdDL(list(zip(x, y)), bs=4), fa.TfmdDL(list(zip(x, y)), bs=4), device='cpu')
+ldls = lf.DataLoaders(lf.TensorDataLoader(x, y, bs=4), lf.TensorDataLoader(x, y, bs=4), device='cpu')
+for arch in ('resnet18', 'xresnet18', 'xresnet50'):
+    fl = fa.vision_learner(fdls, getattr(fa, arch), pretrained=False, n_out=4, normalize=False, loss_func=fa.CrossEntropyLossFlat())
+    ll = lf.vision_learner(ldls, getattr(lf, arch), pretrained=False, n_out=4, loss_func=lf.CrossEntropyLossFlat())
+    same = list(fl.model.state_dict()) == list(ll.model.state_dict())
+    groups = [len(g) for g in fl.splitter(fl.model)] == [len(g) for g in ll.splitter(ll.model)]
+    ll.model.load_state_dict(fl.model.state_dict()); fl.model.eval(); ll.model.eval()
+    with torch.no_grad(): d = (fl.model(x) - ll.model(x)).abs().max().item()
+    report(f"vision_learner({arch}): outputs of fastai's weights" + ('' if same and groups else ' (KEYS OR GROUPS DIFFER)'), d if same and groups else float('inf'))
+from fastai.vision.models import xresnet as fx
+for name in ['xresnet18', 'xresnet34', 'xresnet50', 'xresnet101', 'xresnet152', 'xresnet18_deep', 'xresnet34_deep',
+             'xresnet50_deep', 'xresnet18_deeper', 'xresnet34_deeper', 'xresnet50_deeper']:
+    fm, lm = getattr(fx, name)(n_out=7), getattr(lf, name)(n_out=7)
+    same = list(fm.state_dict()) == list(lm.state_dict())
+    lm.load_state_dict(fm.state_dict()); fm.eval(); lm.eval()
+    with torch.no_grad(): d = (fm(x) - lm(x)).abs().max().item()
+    report(f"{name}: outputs of fastai's weights" + ('' if same else ' (KEYS DIFFER)'), d if same else float('inf'))
+
+bad = [c for c, d in rows if not d <= 1e-5]
+print(f"\nfastai {fa.__version__ if hasattr(fa, '__version__') else __import__('fastai').__version__}, litfit {lf.__version__ if hasattr(lf, '__version__') else __import__('litfit').__version__}: "
+      f"{len(rows) - len(bad)} of {len(rows)} checks the same" + (f"; different: {bad}" if bad else ''))
