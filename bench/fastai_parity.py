@@ -14,6 +14,10 @@ environment of its own: fastai 2.8 needs fastcore 2, which litfit's nbdev 2 deve
    litfit's loader does not, so a callback seeds the generator before each batch in both.
 5. `vision_learner` (resnet18, xresnet18, xresnet50, not pretrained) and the eleven XResNet builders: the state-dict
    keys, the outputs of the same weights, and the parameter groups.
+6. More of the loop: three parameter groups with a `slice` of learning rates, `fit_one_cycle`'s options, `fine_tune`
+   with its options, `SGD` with momentum, weight decay on norm layers and biases, a torch optimizer in `OptimWrapper`,
+   `GradientAccumulation` and `GradientClip`: the loss of every batch and the final weights.
+7. Where litfit differs on purpose, the size of the difference is printed, not counted.
 
 Prints one line per check: the largest absolute difference, and `same` when it is within float32 rounding (1e-5).
 The train_loss column is left out on purpose: fastai reports the smoothed loss at the end of the epoch, and litfit the
@@ -119,6 +123,29 @@ for fcb, lcb in [(fa.MixUp(), lf.MixUp()), (fa.CutMix(), lf.CutMix())]:
     print(f"{'':4s}(trained on their own, the losses differ at most by {np.abs(np.array(la) - np.array(lb)).max():.1e}: the optimizers "
           "round differently by about 1e-8, and a ReLU input within 1e-6 of zero can flip)")
 
+# 6. more of the loop: parameter groups, freezing, other optimizers, gradient callbacks
+def split3(m): return [list(m[:3].parameters()), list(m[3:9].parameters()), list(m[9:].parameters())]
+from functools import partial
+for name, method, args, kw, learner_kw in [
+        ("fit_one_cycle, 3 groups, lr slice(1e-4, 1e-2)", 'fit_one_cycle', (2, slice(1e-4, 1e-2)), {}, dict(splitter=split3)),
+        ("fit_one_cycle(div, div_final, pct_start, moms, wd)", 'fit_one_cycle', (2, 1e-2), dict(div=10, div_final=1e3, pct_start=0.5, moms=(0.9, 0.8, 0.9), wd=0.1), {}),
+        ("fine_tune(1, freeze_epochs=2, lr_mult=10), 3 groups", 'fine_tune', (1, 1e-2), dict(freeze_epochs=2, lr_mult=10, pct_start=0.2, div=3.0), dict(splitter=split3)),
+        ("fit with SGD(mom=0.9)", 'fit_one_cycle', (2, 1e-2), {}, dict(opt_func=('SGD', dict(mom=0.9)))),
+        ("fit with wd=0.1, wd_bn_bias, train_bn=False", 'fit_one_cycle', (2, 1e-2), {}, dict(wd=0.1, wd_bn_bias=True, train_bn=False)),
+        ("fit with OptimWrapper(AdamW), wd_bn_bias=True", 'fit', (2, 1e-3), {}, dict(opt_func=('OptimWrapper', dict(opt=torch.optim.AdamW)), wd_bn_bias=True)),
+        ("fit with GradientAccumulation(n_acc=256)", 'fit', (2, 1e-3), {}, dict(cbs=('GradientAccumulation', dict(n_acc=256)))),
+        ("fit with GradientClip(0.1)", 'fit', (2, 1e-2), {}, dict(cbs=('GradientClip', dict(max_norm=0.1))))]:
+    la, lb = [], []
+    a, b = learners([batch_losses(fa, la)], [batch_losses(lf, lb)])
+    for lib, learn in ((fa, a), (lf, b)):
+        for k, v in learner_kw.items():
+            if k == 'opt_func': learn.opt_func = partial(getattr(lib, v[0]), **v[1])
+            elif k == 'cbs': learn.add_cb(getattr(lib, v[0])(**v[1]))
+            else: setattr(learn, k, v)
+        with learn.no_bar(), learn.no_logging(): getattr(learn, method)(*args, **kw)
+    report(f"{name}: loss of each batch", np.abs(np.array(la) - np.array(lb)).max() if len(la) == len(lb) else float('inf'))
+    report(f"{name}: final weights", weights_diff(a.model, b.model))
+
 # 5. models
 x, y = torch.rand(8, 3, 64, 64), torch.arange(8) % 4
 fdls = fa.DataLoaders(fa.TfmdDL(list(zip(x, y)), bs=4), fa.TfmdDL(list(zip(x, y)), bs=4), device='cpu')
@@ -139,6 +166,22 @@ for name in ['xresnet18', 'xresnet34', 'xresnet50', 'xresnet101', 'xresnet152', 
     lm.load_state_dict(fm.state_dict()); fm.eval(); lm.eval()
     with torch.no_grad(): d = (fm(x) - lm(x)).abs().max().item()
     report(f"{name}: outputs of fastai's weights" + ('' if same else ' (KEYS DIFFER)'), d if same else float('inf'))
+
+# 7. where litfit differs on purpose (not counted): printed for the record
+print("\nDifferences on purpose (documented in the chapters):")
+a, b = learners()
+for learn in (a, b):
+    with learn.no_bar(), learn.no_logging(): learn.fit_sgdr(3, 1, 1e-2, cycle_mult=2)
+print(f"  fit_sgdr(3, 1): learning rate of the first batch of epoch 3: fastai {a.recorder.lrs[63]:.2e}, litfit {b.recorder.lrs[63]:.2e} "
+      "(fastai's float32 phase boundaries start the third cycle a batch late)")
+la, lb = [], []
+a, b = learners([batch_losses(fa, la)], [batch_losses(lf, lb)])
+a.opt_func, b.opt_func = partial(fa.OptimWrapper, opt=torch.optim.AdamW), partial(lf.OptimWrapper, opt=torch.optim.AdamW)
+for learn in (a, b):
+    with learn.no_bar(), learn.no_logging(): learn.fit(2, 1e-3)
+print(f"  OptimWrapper(AdamW) with wd_bn_bias=False: losses differ by up to {np.abs(np.array(la) - np.array(lb)).max():.1e} "
+      "(fastai's flag does not reach torch's optimizer, so it decays norm layers and biases)")
+print("  train_loss column: fastai's is the smoothed loss, litfit's the epoch's mean")
 
 bad = [c for c, d in rows if not d <= 1e-5]
 print(f"\nfastai {fa.__version__ if hasattr(fa, '__version__') else __import__('fastai').__version__}, litfit {lf.__version__ if hasattr(lf, '__version__') else __import__('litfit').__version__}: "
