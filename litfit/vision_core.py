@@ -243,13 +243,13 @@ def one_batch(self:TfmdDL) -> tuple:
     if len(self) == 0: raise ValueError(f"This loader has no batches: {len(self.dataset)} items, bs={self.bs}, drop_last={self.drop_last}")
     return next(iter(self))
 
-# %% ../nbs/12_vision_core.ipynb #d4d4746d
+# %% ../nbs/12_vision_core.ipynb #53b2555a
 @patch
 def decode(self:TfmdDL, x:Tensor|tuple # a batch of inputs, or a whole batch `(inputs, targets)` as fastai's `decode` takes
           ) -> Tensor|tuple:
-    "Undo the batch transforms on the inputs (Normalize, IntToFloat), for display: floats in [0, 1] on the CPU."
+    "Undo the batch transforms on the inputs (Normalize, IntToFloat), for display, on the CPU: integers in 0-255, as fastai's."
     if isinstance(x, (tuple, list)): return (self.decode(x[0]), *x[1:])
-    return decode_tfms(x, self.after_batch).float().cpu()
+    return decode_tfms(x, self.after_batch).cpu()
 
 # %% ../nbs/12_vision_core.ipynb #4f476915
 @patch

@@ -179,7 +179,7 @@ def after_batch(self:ImageDataLoaders) -> list:
     "The training loader's batch transforms (fastai's `dls.after_batch`)."
     return self.train.after_batch
 
-# %% ../nbs/12b_vision_data.ipynb #f3240de1
+# %% ../nbs/12b_vision_data.ipynb #5a8ff210
 @patch
 def show_batch(self:TfmdDL, b=None, # a batch (the first of this loader when None)
                max_n:int=9, # at most this many images
@@ -188,14 +188,14 @@ def show_batch(self:TfmdDL, b=None, # a batch (the first of this loader when Non
                unique:bool=False, # one image through the training transforms, many times
                nrows:int|None=None, # rows of the grid (`int(sqrt(n))` when None)
                ncols:int|None=None, # columns of the grid
-               figsize=None): # the figure size (2 inches per image when None)
+               figsize=None): # the figure size (3 inches per image when None, as fastai's)
     "Draw a decoded batch of this loader with its labels as titles (none when the loader has no targets); return nothing, as fastai."
     if b is None: b = self.unique_batch(min(max_n, self.bs)) if unique else self.one_batch()
     pairs = self.decode_batch(b, max_n)
     if not show: return pairs
     if ctxs is not None:
         for (im, l), ax in zip(pairs, ctxs): show_image(im, ax, _title(l))
-    else: show_images([im for im, _ in pairs], [_title(l) for _, l in pairs], nrows, ncols, figsize, imsize=3 if figsize else 2)
+    else: show_images([im for im, _ in pairs], [_title(l) for _, l in pairs], nrows, ncols, figsize, imsize=3)
 
 # %% ../nbs/12b_vision_data.ipynb #53ab7159
 @patch
@@ -266,18 +266,18 @@ def _agree(t, p) -> bool:
     "Target and prediction agree: the same label, or the same set of labels."
     return set(t) == set(p) if isinstance(t, list) else t == p
 
-# %% ../nbs/12b_vision_data.ipynb #3d606475
+# %% ../nbs/12b_vision_data.ipynb #317bbf5e
 @patch
 def show_results(self:ImageDataLoaders, inp:Tensor, # a batch of inputs, as the loader gives them
                  targs:Tensor, # their targets
                  preds:Tensor, # the decoded predictions
                  nrows:int|None=None, # rows of the grid (`int(sqrt(n))` when None)
                  ncols:int|None=None, # columns of the grid
-                 figsize=None): # the figure size (2 inches per image when None)
+                 figsize=None): # the figure size (3 inches per image when None, as fastai's)
     "Draw the images `inp` with target over prediction as titles: for classes, green when they agree, red when not."
     ts, ps = self.decode_labels(targs), self.decode_labels(preds)
     dl = self.valid or self.train
-    fig = show_images(dl.decode(inp), [f'{_title(t)}\n{_title(p)}' for t, p in zip(ts, ps)], nrows, ncols, figsize, imsize=2)
+    fig = show_images(dl.decode(inp), [f'{_title(t)}\n{_title(p)}' for t, p in zip(ts, ps)], nrows, ncols, figsize, imsize=3)
     if isinstance(self.block, RegressionBlock): return   # how close is close enough depends on the targets' scale
     for ax, t, p in zip(fig.axes, ts, ps): ax.title.set_color('green' if _agree(t, p) else 'red')
 

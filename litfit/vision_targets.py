@@ -34,12 +34,12 @@ def _check_known(labels:list, vocab:list, rows:list, given:bool):
                      f"Move some of those rows to the training set, or pass the full vocab with "
                      f"`y_block=CategoryBlock(vocab=[...])` (or `MultiCategoryBlock(vocab=[...])`)")
 
-# %% ../nbs/12a_vision_targets.ipynb #a508a90f
+# %% ../nbs/12a_vision_targets.ipynb #03290354
 class CategoryBlock:
-    "Single-label targets: indices into the sorted vocab of the training labels (or the given `vocab`)."
+    "Single-label targets: indices into the sorted vocab (the given `vocab`, or the training labels)."
     multi = False
-    def __init__(self, vocab:list|None=None, # the classes (the training labels, sorted, when None)
-                 sort:bool=True): # sort the vocab (else: order of first appearance)
+    def __init__(self, vocab:list|None=None, # the classes (the training labels when None)
+                 sort:bool=True): # sort the vocab, given or read, as fastai does (else: the given order, or first appearance)
         self.vocab, self.sort = vocab, sort
     def encode(self, labels:list, # the raw label of each row
                is_valid:list, # whether each row is in the validation set
@@ -47,7 +47,8 @@ class CategoryBlock:
               ) -> tuple:
         "`(targets, vocab, loss_func)` for the raw `labels`."
         train = [l for l, v in zip(labels, is_valid) if not v]
-        vocab = list(self.vocab) if self.vocab is not None else (_sorted(train) if self.sort else list(dict.fromkeys(train)))
+        src = self.vocab if self.vocab is not None else train
+        vocab = _sorted(src) if self.sort else list(dict.fromkeys(src))
         _check_known(labels, vocab, rows, self.vocab is not None)
         o2i = {v: i for i, v in enumerate(vocab)}
         return torch.tensor([o2i[l] for l in labels], dtype=torch.long), vocab, CrossEntropyLossFlat()

@@ -213,7 +213,7 @@ class PadMode:
 def _resize(img:Tensor, size:tuple) -> Tensor:
     return img if tuple(img.shape[-2:]) == tuple(size) else TF.resize(img, list(size), antialias=True)
 
-# %% ../nbs/11_vision_transforms.ipynb #6312851d
+# %% ../nbs/11_vision_transforms.ipynb #086859b2
 class Resize(Transform):
     "Resize to `size` by `method` ('crop', 'squish' or 'pad'), the window at random in training, centred in validation."
     order = 1
@@ -228,9 +228,9 @@ class Resize(Transform):
         if self.method == 'squish': return _resize(img, self.size)
         (h, w), (th, tw) = img.shape[-2:], self.size
         scale = (min if self.method == 'crop' else max)(h / th, w / tw)
-        ch, cw = round(th * scale), round(tw * scale)
+        ch, cw = int(th * scale), int(tw * scale)
         prow, pcol = (0.5, 0.5) if split_idx == 1 else (torch.rand(()).item(), torch.rand(()).item())
-        top, left = round((h - ch) * prow), round((w - cw) * pcol)
+        top, left = int((h - ch) * prow), int((w - cw) * pcol)
         return _resize(crop_pad(img, top, left, (ch, cw), self.pad_mode), self.size)
 
 # %% ../nbs/11_vision_transforms.ipynb #71a0f7ca
@@ -386,7 +386,7 @@ def warp_grid(grid:Tensor, # sampling grid (bs, h, w, 2), coordinates in [-1, 1]
     pts = torch.cat([grid, torch.ones_like(grid[..., :1])], -1) @ hom.transpose(1, 2)[:, None]
     return pts[..., :2] / pts[..., 2:]
 
-# %% ../nbs/11_vision_transforms.ipynb #48f610ed
+# %% ../nbs/11_vision_transforms.ipynb #a483ba23
 class AffineCoordTfm(Transform):
     "Matrices (`aff_fs`) and grid moves (`coord_fs`) composed into one resampling of the batch, to `size`."
     order = 30
@@ -399,22 +399,20 @@ class AffineCoordTfm(Transform):
         self.aff_fs, self.coord_fs, self.size = listify(aff_fs), listify(coord_fs), None if size is None else _size(size)
         self.mode, self.pad_mode, self.align_corners = mode, pad_mode, align_corners
 
-    def _prepare(self, x:Tensor) -> Tensor:
-        if self.size is not None and x.shape[-2] > 2 * self.size[0] and x.shape[-1] > 2 * self.size[1]:
-            x = F.interpolate(x, size=(2 * self.size[0], 2 * self.size[1]), mode='area')
-        return x
+    def _prepare(self, x:Tensor, size:tuple) -> Tensor:
+        d = min(x.shape[-2] / size[0], x.shape[-1] / size[1]) / 2   # fastai's `_grid_sample`: shrink first past 2x
+        if self.mode != 'bilinear' or d <= 1: return x
+        return F.interpolate(x, scale_factor=1 / d, mode='area', recompute_scale_factor=True)
 
     def encodes(self, x:Tensor, split_idx:int|None) -> Tensor:
-        size = self.size or tuple(x.shape[-2:])
-        if split_idx == 1:
-            return x if tuple(x.shape[-2:]) == size else F.interpolate(self._prepare(x), size=size, mode='bilinear',
-                                                                       align_corners=self.align_corners, antialias=True)
-        x, bs = self._prepare(x), x.shape[0]
+        (h, w), size, valid = x.shape[-2:], self.size or tuple(x.shape[-2:]), split_idx == 1
+        if valid and (h, w) == size: return x
+        x, bs = self._prepare(x, size), x.shape[0]
         mat = _eye(bs, x.device)
-        for f in self.aff_fs: mat = mat @ f(bs, device=x.device)
-        mat[:, 0, 1] *= x.shape[-2] / x.shape[-1]; mat[:, 1, 0] *= x.shape[-1] / x.shape[-2]
+        for f in ([] if valid else self.aff_fs): mat = mat @ f(bs, device=x.device)
+        mat[:, 0, 1] *= h / w; mat[:, 1, 0] *= w / h
         grid = F.affine_grid(mat[:, :2], (bs, x.shape[1], *size), align_corners=self.align_corners)
-        for f in self.coord_fs: grid = f(grid)
+        for f in ([] if valid else self.coord_fs): grid = f(grid)
         return F.grid_sample(x, grid, mode=self.mode, padding_mode=self.pad_mode, align_corners=self.align_corners)
 
 # %% ../nbs/11_vision_transforms.ipynb #90e97815
@@ -606,14 +604,14 @@ def setups(self:Normalize, dl): # a training loader whose batch transforms inclu
     if self.mean is None: dl.one_batch()   # the batch reaches this transform (order 99, last) before it normalizes, and it measures
     if self.mean is None: raise ValueError("Normalize.setups: this transform is not among the loader's batch transforms")
 
-# %% ../nbs/11_vision_transforms.ipynb #b57614de
+# %% ../nbs/11_vision_transforms.ipynb #28f1d867
 class IntToFloatTensor(Transform):
-    "`uint8` batch -> float in [0, 1] (divided by `div`); `decodes` clamps back into [0, 1]."
+    "`uint8` batch -> float in [0, 1] (divided by `div`); `decodes` gives back integers in 0-`div`."
     order = 10
     def __init__(self, div:float=255.): self.div = div # the value that becomes 1
     def encodes(self, x:Tensor, split_idx:int|None) -> Tensor:
         return x if x.is_floating_point() else x.float().div_(self.div)
-    def decodes(self, x:Tensor) -> Tensor: return x.clamp(0, 1)
+    def decodes(self, x:Tensor) -> Tensor: return (x.clamp(0., 1.) * self.div).long()
 
 # %% ../nbs/11_vision_transforms.ipynb #7e77f14c
 def aug_transforms(mult:float=1.0, # scales the rotation, lighting and warp
