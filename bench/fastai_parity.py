@@ -18,8 +18,16 @@ environment of its own: fastai 2.8 needs fastcore 2, which litfit's nbdev 2 deve
    with its options, `SGD` with momentum, weight decay on norm layers and biases, a torch optimizer in `OptimWrapper`,
    `GradientAccumulation` and `GradientClip`: the loss of every batch and the final weights.
 7. Where litfit differs on purpose, the size of the difference is printed, not counted.
+8. Files fastai wrote: `learn.load` of a `learn.save` file (its optimizer state, in fastai's format, is skipped with
+   a warning), and `load_learner` refusing a pickle, the format of fastai's `export`.
 
-Prints one line per check: the largest absolute difference, and `same` when it is within float32 rounding (1e-5).
+9. Image files to batches: `ImageDataLoaders.from_df` with `valid_pct` and `seed` on 48 generated photos of random
+   sizes, with `Resize(32, method)` for each method and `aug_transforms(size=24)`: the validation items, the vocab, the
+   targets, and the pixels of every validation batch. Pixels may differ by one level of 255, because fastai resizes
+   items with Pillow and litfit with torchvision.
+
+Prints one line per check: the largest absolute difference, and `same` when it is within float32 rounding (1e-5), or
+one level of 255 for pixels.
 The train_loss column is left out on purpose: fastai reports the smoothed loss at the end of the epoch, and litfit the
 epoch's mean (litfit keeps the smoothed loss in `recorder.losses`).
 
@@ -42,9 +50,10 @@ torch.manual_seed(0)
 MODEL = lf.digits_cnn()
 rows = []
 
-def report(check:str, diff:float):
-    rows.append((check, diff))
-    print(f"{check:62s} {diff:10.2e}  {'same' if diff <= 1e-5 else 'DIFFERENT'}", flush=True)
+def report(check:str, diff:float, tol:float=1e-5):
+    "Print the largest difference of a check; within `tol` counts as the same."
+    rows.append((check, diff, tol))
+    print(f"{check:62s} {diff:10.2e}  {'same' if diff <= tol else 'DIFFERENT'}", flush=True)
 
 def learners(cbs_fa=(), cbs_lf=(), metrics_fa=(), metrics_lf=(), model=MODEL) -> tuple:
     "A fastai and a litfit Learner of copies of `model` on the same unshuffled batches (64 for training, 128 for validation)."
@@ -167,6 +176,42 @@ for name in ['xresnet18', 'xresnet34', 'xresnet50', 'xresnet101', 'xresnet152', 
     with torch.no_grad(): d = (fm(x) - lm(x)).abs().max().item()
     report(f"{name}: outputs of fastai's weights" + ('' if same else ' (KEYS DIFFER)'), d if same else float('inf'))
 
+# 8. files fastai wrote
+import tempfile
+from pathlib import Path
+tmp = Path(tempfile.mkdtemp())
+a, b = learners()
+a.path = b.path = tmp
+with a.no_bar(), a.no_logging(): a.fit(1, 1e-2)
+a.save('from_fastai')   # fastai's file: the weights and fastai's optimizer state
+with warnings.catch_warnings(record=True): b.load('from_fastai')
+report("learn.load of a file fastai's learn.save wrote: the weights", weights_diff(a.model, b.model))
+torch.save(a.model, tmp / 'pickled.pkl')   # what fastai's export holds: a pickle
+try: lf.load_learner(tmp / 'pickled.pkl'); refused = False
+except lf.UnsafeFileError: refused = True
+report("load_learner refuses a pickled file (fastai's export format)", 0. if refused else float('inf'))
+
+# 9. image files to batches: splits, labels, item and batch transforms in validation
+import pandas as pd
+from PIL import Image
+g = torch.Generator().manual_seed(0)
+names, labels = [], []
+for i in range(48):   # photos of random sizes, most of them not square, in three classes
+    h, w = (int(v) for v in torch.randint(30, 90, (2,), generator=g))
+    Image.fromarray((torch.rand(h, w, 3, generator=g) * 255).byte().numpy()).save(tmp / f'im{i}.png')
+    names.append(f'im{i}.png'); labels.append(['cat', 'dog', 'bird'][i % 3])
+df = pd.DataFrame({'fname': names, 'label': labels})
+for method in ('crop', 'pad', 'squish'):
+    kw = dict(valid_pct=0.25, seed=42, bs=8, num_workers=0, device='cpu')
+    fd = fa.ImageDataLoaders.from_df(df, tmp, item_tfms=fa.Resize(32, method), batch_tfms=fa.aug_transforms(size=24), **kw)
+    ld = lf.ImageDataLoaders.from_df(df, tmp, item_tfms=lf.Resize(32, method), batch_tfms=lf.aug_transforms(size=24), **kw)
+    same_items = [Path(o).name for o in fd.valid_ds.items.fname] == [Path(o).name for o in ld.valid_ds.files] and list(fd.vocab) == list(ld.vocab)
+    fb, lb_ = [b for b in fd.valid], [b for b in ld.valid]
+    d = max((x1.float() - x2.float()).abs().max().item() * 255 for (x1, _), (x2, _) in zip(fb, lb_))
+    same_y = all(torch.equal(y1.long().cpu(), y2.cpu()) for (_, y1), (_, y2) in zip(fb, lb_))
+    report(f"from_df, Resize(32, '{method}'), aug_transforms(size=24): valid pixels (0-255)" + ('' if same_items and same_y else ' (ITEMS OR LABELS DIFFER)'),
+           d if same_items and same_y else float('inf'), tol=1.5)
+
 # 7. where litfit differs on purpose (not counted): printed for the record
 print("\nDifferences on purpose (documented in the chapters):")
 a, b = learners()
@@ -183,6 +228,6 @@ print(f"  OptimWrapper(AdamW) with wd_bn_bias=False: losses differ by up to {np.
       "(fastai's flag does not reach torch's optimizer, so it decays norm layers and biases)")
 print("  train_loss column: fastai's is the smoothed loss, litfit's the epoch's mean")
 
-bad = [c for c, d in rows if not d <= 1e-5]
+bad = [c for c, d, tol in rows if not d <= tol]
 print(f"\nfastai {fa.__version__ if hasattr(fa, '__version__') else __import__('fastai').__version__}, litfit {lf.__version__ if hasattr(lf, '__version__') else __import__('litfit').__version__}: "
       f"{len(rows) - len(bad)} of {len(rows)} checks the same" + (f"; different: {bad}" if bad else ''))
