@@ -220,7 +220,19 @@ def _regex_label(pat:str, text, f) -> str:
     "The first group of `pat` in `text(f)`: the label `from_path_re` and `from_name_re` give the file `f`."
     return _regex_labels(pat, [text(f)])[0]
 
-# %% ../nbs/12b_vision_data.ipynb #2bc20010
+# %% ../nbs/12b_vision_data.ipynb #d57419b1
+def _label_all(label_func, fnames:list) -> list:
+    "`label_func` of every file; if it fails on any, one error naming those files and the first failure."
+    labels, bad = [], []
+    for f in fnames:
+        try: labels.append(label_func(f))
+        except Exception as e: bad.append((f, e))
+    if not bad: return labels
+    (f, e), more = bad[0], ' ...' if len(bad) > 3 else ''
+    raise ValueError(f"label_func failed on {len(bad)} of {len(fnames)} file(s) ({', '.join(str(b) for b, _ in bad[:3])}{more}); on {f}: "
+                     f"{type(e).__name__}: {e}. (from_path_func gives label_func the file's Path, from_name_func its name)") from e
+
+# %% ../nbs/12b_vision_data.ipynb #2173d570
 @patch
 def _test_items(self:ImageDataLoaders, items, with_labels:bool) -> tuple:
     "The files of `items` (a list, or a DataFrame read as `from_df` read its own) and, when asked, their raw labels."
@@ -236,13 +248,13 @@ def _test_items(self:ImageDataLoaders, items, with_labels:bool) -> tuple:
     if getattr(self, 'label_func', None) is None:
         raise ValueError("with_labels=True labels files as the loaders did: pass a DataFrame for loaders from from_df or from_csv "
                          "(from_lists too), or make the loaders with from_folder, from_path_func, from_name_func, from_path_re or from_name_re")
-    return files, [self.label_func(f) for f in files]
+    return files, _label_all(self.label_func, files)
 
-# %% ../nbs/12b_vision_data.ipynb #92ba8c1e
+# %% ../nbs/12b_vision_data.ipynb #618a7213
 @patch
 def _encode(self:ImageDataLoaders, labels:list) -> Tensor:
     "Targets for raw `labels`, with the training data's classes: a class it does not know is an error naming the item."
-    block = copy.copy(self.block); block.vocab = self.vocab
+    block = copy.copy(self.block); block.vocab, block.sort = self.vocab, False   # the classes in the loaders' order
     return block.encode(labels, [True] * len(labels), list(range(len(labels))))[0]
 
 # %% ../nbs/12b_vision_data.ipynb #c01628e0
@@ -377,7 +389,7 @@ def from_lists(cls:ImageDataLoaders, path, # `dls.path`, where models and export
     res.reader = (res.reader[0], Path(), *res.reader[2:])   # the names of a test DataFrame are used as given too
     return res
 
-# %% ../nbs/12b_vision_data.ipynb #93275747
+# %% ../nbs/12b_vision_data.ipynb #46d37212
 @patch(cls_method=True)
 def from_path_func(cls:ImageDataLoaders, path, # folder of the files (and `dls.path`)
                    fnames:list, # image files (e.g. `get_image_files(path)`)
@@ -392,7 +404,7 @@ def from_path_func(cls:ImageDataLoaders, path, # folder of the files (and `dls.p
 ) -> ImageDataLoaders:
     "Images labelled by `label_func` of their path, split at random."
     fnames = [Path(f) for f in fnames]
-    labels = [label_func(f) for f in fnames]
+    labels = _label_all(label_func, fnames)
     several = next((f for f, l in zip(fnames, labels) if isinstance(l, (list, tuple))), None)
     if several is not None and (y_block is CategoryBlock or isinstance(y_block, CategoryBlock)):
         raise ValueError(f"label_func gave a list of labels for {several}: pass `y_block=MultiCategoryBlock` for images with several labels")

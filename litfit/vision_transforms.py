@@ -46,15 +46,15 @@ def show_image(im, # a CHW or HW tensor (uint8, or float in [0, 1]), or a PIL im
     ax.axis('off')
     return ax
 
-# %% ../nbs/11_vision_transforms.ipynb #2bbd6ead
+# %% ../nbs/11_vision_transforms.ipynb #fc93ced9
 def subplot_grid(n:int, # number of axes
-                 nrows:int|None=None, # rows (`int(sqrt(n))` when None)
+                 nrows:int|None=None, # rows (enough for `n` when only `ncols` is given, else `int(sqrt(n))`, when None)
                  ncols:int|None=None, # columns (enough for `n` when None)
                  figsize=None, # figure size in inches (from `imsize` when None)
                  imsize:float=3.): # inches per cell
-    "A figure with at least `n` axes: `nrows = int(sqrt(n))` unless given, `imsize` inches per cell."
+    "A figure with at least `n` axes, laid out as fastai's `get_grid`, `imsize` inches per cell."
     import matplotlib.pyplot as plt
-    nrows = nrows or max(1, int(math.sqrt(n)))
+    nrows = nrows or (math.ceil(n / ncols) if ncols else max(1, int(math.sqrt(n))))
     ncols = ncols or math.ceil(n / nrows)
     fig, axs = plt.subplots(nrows, ncols, figsize=figsize or (ncols * imsize, nrows * imsize), squeeze=False)
     for ax in axs.flat[n:]: ax.axis('off')
@@ -386,7 +386,7 @@ def warp_grid(grid:Tensor, # sampling grid (bs, h, w, 2), coordinates in [-1, 1]
     pts = torch.cat([grid, torch.ones_like(grid[..., :1])], -1) @ hom.transpose(1, 2)[:, None]
     return pts[..., :2] / pts[..., 2:]
 
-# %% ../nbs/11_vision_transforms.ipynb #a483ba23
+# %% ../nbs/11_vision_transforms.ipynb #876eed4f
 class AffineCoordTfm(Transform):
     "Matrices (`aff_fs`) and grid moves (`coord_fs`) composed into one resampling of the batch, to `size`."
     order = 30
@@ -400,7 +400,7 @@ class AffineCoordTfm(Transform):
         self.mode, self.pad_mode, self.align_corners = mode, pad_mode, align_corners
 
     def _prepare(self, x:Tensor, size:tuple) -> Tensor:
-        d = min(x.shape[-2] / size[0], x.shape[-1] / size[1]) / 2   # fastai's `_grid_sample`: shrink first past 2x
+        d = min(x.shape[-2] / size[0], x.shape[-1] / size[1]) / 2   # as fastai's `_grid_sample`, with the sides paired
         if self.mode != 'bilinear' or d <= 1: return x
         return F.interpolate(x, scale_factor=1 / d, mode='area', recompute_scale_factor=True)
 

@@ -35,8 +35,8 @@ def _norm(nf:int, ndim:int, norm_type:NormType) -> nn.Module:
         m.weight.fill_(0. if norm_type in (NormType.BatchZero, NormType.InstanceZero) else 1.)
     return m
 
-# %% ../nbs/12c_xresnet.ipynb #b3944c41
-_act_inits = {nn.ReLU: nn.init.kaiming_uniform_, nn.ReLU6: nn.init.kaiming_uniform_, nn.LeakyReLU: nn.init.kaiming_uniform_,
+# %% ../nbs/12c_xresnet.ipynb #d714d7e8
+_act_inits = {**{a: nn.init.kaiming_uniform_ for a in (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.SiLU, nn.Mish)},
               nn.Sigmoid: nn.init.xavier_uniform_, nn.Tanh: nn.init.xavier_uniform_}
 
 # %% ../nbs/12c_xresnet.ipynb #6d493468
@@ -103,7 +103,7 @@ def AdaptiveAvgPool(sz:int=1, # the output size
     "Average pooling to a fixed output size, for `ndim` dimensions."
     return _nd('AdaptiveAvgPool', ndim)(sz)
 
-# %% ../nbs/12c_xresnet.ipynb #ad777cc6
+# %% ../nbs/12c_xresnet.ipynb #5b9ebffb
 class ResBlock(nn.Module):
     "A residual block from `ni*expansion` to `nf*expansion` channels: a path of convolutions plus a shortcut, then the activation."
     def __init__(self, expansion:int, # 1 (two 3x3 convolutions) or 4 (a bottleneck)
@@ -123,6 +123,9 @@ class ResBlock(nn.Module):
                  pool_first:bool=True, # pool before the shortcut's 1x1 convolution (ResNet-D)
                  **kwargs): # more `ConvLayer` arguments
         super().__init__()
+        if {'reduction', 'sa', 'sym'} & kwargs.keys():
+            raise TypeError(f"ResBlock got {sorted({'reduction', 'sa', 'sym'} & kwargs.keys())}: litfit's blocks have no squeeze-and-excitation "
+                            "(`reduction`) or self-attention (`sa`, `sym`), so fastai's xse_resnet and xresnext families are not here")
         norm2 = {NormType.Batch: NormType.BatchZero, NormType.Instance: NormType.InstanceZero}.get(norm_type, norm_type)
         nh2 = nf if nh2 is None else nh2
         nh1 = nh2 if nh1 is None else nh1
@@ -146,7 +149,7 @@ def init_cnn(m:nn.Module): # a model
         if getattr(layer, 'bias', None) is not None: nn.init.constant_(layer.bias, 0)
         if isinstance(layer, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)): nn.init.kaiming_normal_(layer.weight)
 
-# %% ../nbs/12c_xresnet.ipynb #34aa2a06
+# %% ../nbs/12c_xresnet.ipynb #917af9cf
 class XResNet(nn.Sequential):
     "fastai's ResNet: a stem of three convolutions, max pooling, stages of `block`s, then pooling, dropout and a linear layer."
     def __init__(self, block, # the block's class (`ResBlock`)
@@ -163,6 +166,7 @@ class XResNet(nn.Sequential):
                  stride:int=2, # the stride of the stem's first convolution, the max pooling and each stage after the first
                  **kwargs): # more `block` arguments (`groups`, `norm_type`, ...)
         if ks % 2 == 0: raise ValueError(f"ks={ks}: the kernel size has to be odd, so that the padding (ks//2) keeps images centred")
+        if stem_szs[-1] % expansion: raise ValueError(f"stem_szs ends with {stem_szs[-1]} channels, which the first stage's blocks (expansion={expansion}) cannot take: use a multiple of {expansion}")
         szs = [c_in, *stem_szs]
         stem = [ConvLayer(szs[i], szs[i + 1], ks=ks, stride=stride if i == 0 else 1, act_cls=act_cls, ndim=ndim) for i in range(len(stem_szs))]
         szs = [stem_szs[-1] // expansion] + [int(o * widen) for o in [64, 128, 256, 512] + [256] * (len(layers) - 4)]
