@@ -215,11 +215,6 @@ def parent_label(o # a file's path
     "The name of the folder `o` is in: the label `from_folder` gives (fastai's `parent_label`)."
     return Path(o).parent.name
 
-# %% ../nbs/12b_vision_data.ipynb #200b6f22
-def _regex_label(pat:str, text, f) -> str:
-    "The first group of `pat` in `text(f)`: the label `from_path_re` and `from_name_re` give the file `f`."
-    return _regex_labels(pat, [text(f)])[0]
-
 # %% ../nbs/12b_vision_data.ipynb #d57419b1
 def _label_all(label_func, fnames:list) -> list:
     "`label_func` of every file; if it fails on any, one error naming those files and the first failure."
@@ -441,44 +436,6 @@ def _regex_labels(pat:str, texts:list) -> list:
     if bad: raise ValueError(f"The pattern {pat!r} (its first group is the label) does not match {len(bad)} file(s): {', '.join(bad[:3])}")
     return res
 
-# %% ../nbs/12b_vision_data.ipynb #ffd00341
-@patch(cls_method=True)
-def from_path_re(cls:ImageDataLoaders, path, # folder of the files (and `dls.path`)
-                 fnames:list, # image files
-                 pat:str, # a regular expression whose first group is the label, searched in the full path
-                 valid_pct:float=0.2, # fraction of the files for validation
-                 seed:int|None=None, # makes the split reproducible
-                 item_tfms=None, # transforms of one image
-                 batch_tfms=None, # transforms of a batch, on the device
-                 img_cls=PILImage, # PILImage: 3 channels, PILImageBW: 1
-                 **kwargs # passed to `from_df`
-) -> ImageDataLoaders:
-    "Images labelled by the first group of `pat` in their path, split at random."
-    fnames = [Path(f) for f in fnames]
-    res = cls.from_lists(path, fnames, _regex_labels(pat, [f.as_posix() for f in fnames]), valid_pct=valid_pct, seed=seed,
-                         item_tfms=item_tfms, batch_tfms=batch_tfms, img_cls=img_cls, **kwargs)
-    res.label_func = partial(_regex_label, pat, lambda f: Path(f).as_posix())
-    return res
-
-# %% ../nbs/12b_vision_data.ipynb #aa736bec
-@patch(cls_method=True)
-def from_name_re(cls:ImageDataLoaders, path, # folder of the files (and `dls.path`)
-                 fnames:list, # image files
-                 pat:str, # a regular expression whose first group is the label, searched in the file name
-                 valid_pct:float=0.2, # fraction of the files for validation
-                 seed:int|None=None, # makes the split reproducible
-                 item_tfms=None, # transforms of one image
-                 batch_tfms=None, # transforms of a batch, on the device
-                 img_cls=PILImage, # PILImage: 3 channels, PILImageBW: 1
-                 **kwargs # passed to `from_df`
-) -> ImageDataLoaders:
-    "Images labelled by the first group of `pat` in their file name, split at random."
-    fnames = [Path(f) for f in fnames]
-    res = cls.from_lists(path, fnames, _regex_labels(pat, [f.name for f in fnames]), valid_pct=valid_pct, seed=seed,
-                         item_tfms=item_tfms, batch_tfms=batch_tfms, img_cls=img_cls, **kwargs)
-    res.label_func = partial(_regex_label, pat, lambda f: Path(f).name)
-    return res
-
 # %% ../nbs/12b_vision_data.ipynb #2b6de74a
 class RegexLabeller:
     "Label a file with the first group of `pat` in its path (fastai's labeller for `from_path_func`)."
@@ -500,3 +457,41 @@ def using_attr(f, # a labelling function
                attr:str): # the attribute of the item it is given: `'name'` for a file's name
     "`f` applied to the item's attribute `attr`: `using_attr(RegexLabeller(pat), 'name')` labels a file by its name."
     return partial(_using_attr, f, attr)
+
+# %% ../nbs/12b_vision_data.ipynb #0c584407
+@patch(cls_method=True)
+def from_path_re(cls:ImageDataLoaders, path, # folder of the files (and `dls.path`)
+                 fnames:list, # image files
+                 pat:str, # a regular expression whose first group is the label, searched in the full path
+                 valid_pct:float=0.2, # fraction of the files for validation
+                 seed:int|None=None, # makes the split reproducible
+                 item_tfms=None, # transforms of one image
+                 batch_tfms=None, # transforms of a batch, on the device
+                 img_cls=PILImage, # PILImage: 3 channels, PILImageBW: 1
+                 **kwargs # passed to `from_df`
+) -> ImageDataLoaders:
+    "Images labelled by the first group of `pat` in their path, split at random."
+    fnames = [Path(f) for f in fnames]
+    res = cls.from_lists(path, fnames, _regex_labels(pat, [f.as_posix() for f in fnames]), valid_pct=valid_pct, seed=seed,
+                         item_tfms=item_tfms, batch_tfms=batch_tfms, img_cls=img_cls, **kwargs)
+    res.label_func = RegexLabeller(pat)
+    return res
+
+# %% ../nbs/12b_vision_data.ipynb #e44f6396
+@patch(cls_method=True)
+def from_name_re(cls:ImageDataLoaders, path, # folder of the files (and `dls.path`)
+                 fnames:list, # image files
+                 pat:str, # a regular expression whose first group is the label, searched in the file name
+                 valid_pct:float=0.2, # fraction of the files for validation
+                 seed:int|None=None, # makes the split reproducible
+                 item_tfms=None, # transforms of one image
+                 batch_tfms=None, # transforms of a batch, on the device
+                 img_cls=PILImage, # PILImage: 3 channels, PILImageBW: 1
+                 **kwargs # passed to `from_df`
+) -> ImageDataLoaders:
+    "Images labelled by the first group of `pat` in their file name, split at random."
+    fnames = [Path(f) for f in fnames]
+    res = cls.from_lists(path, fnames, _regex_labels(pat, [f.name for f in fnames]), valid_pct=valid_pct, seed=seed,
+                         item_tfms=item_tfms, batch_tfms=batch_tfms, img_cls=img_cls, **kwargs)
+    res.label_func = using_attr(RegexLabeller(pat), 'name')
+    return res

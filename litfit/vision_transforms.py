@@ -60,10 +60,10 @@ def subplot_grid(n:int, # number of axes
     for ax in axs.flat[n:]: ax.axis('off')
     return fig, list(axs.flat)[:n]
 
-# %% ../nbs/11_vision_transforms.ipynb #78b4aed6
+# %% ../nbs/11_vision_transforms.ipynb #7172c2f2
 def show_images(ims, # images, as `show_image` takes them
                 titles=None, # one title per image
-                nrows:int|None=None, # rows (`int(sqrt(n))` when None)
+                nrows:int|None=None, # rows (as `subplot_grid` chooses them when None)
                 ncols:int|None=None, # columns (enough for every image when None)
                 figsize=None, # figure size in inches (from `imsize` when None)
                 imsize:float=3.): # inches per image
